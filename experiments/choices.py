@@ -1,0 +1,47 @@
+"""Enumerations of the domain. Values are the strings MLflow uses on the wire."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class LifecycleStage(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DELETED = "deleted", "Deleted"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "RUNNING", "Running"
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    FINISHED = "FINISHED", "Finished"
+    FAILED = "FAILED", "Failed"
+    KILLED = "KILLED", "Killed"
+
+
+class ViewType(models.TextChoices):
+    """Which lifecycle stages a search covers."""
+
+    ACTIVE_ONLY = "ACTIVE_ONLY", "Active only"
+    DELETED_ONLY = "DELETED_ONLY", "Deleted only"
+    ALL = "ALL", "All"
+
+    @property
+    def stages(self) -> list[str]:
+        return {
+            ViewType.ACTIVE_ONLY: [LifecycleStage.ACTIVE],
+            ViewType.DELETED_ONLY: [LifecycleStage.DELETED],
+            ViewType.ALL: [LifecycleStage.ACTIVE, LifecycleStage.DELETED],
+        }[self]
+
+
+class LoggedModelStatus(models.TextChoices):
+    PENDING = "LOGGED_MODEL_PENDING", "Pending"
+    READY = "LOGGED_MODEL_READY", "Ready"
+    UPLOAD_FAILED = "LOGGED_MODEL_UPLOAD_FAILED", "Upload failed"
+
+
+class ContainerState(models.TextChoices):
+    """State of a resource group or workspace: deleting ones refuse writes."""
+
+    ACTIVE = "active", "Active"
+    DELETING = "deleting", "Deleting"

@@ -1,0 +1,36 @@
+"""Errors the services raise for requests they refuse.
+
+Each names what went wrong in the domain; the MLflow adapter maps them to MLflow's error codes
+and the pages to messages. Messages reuse MLflow's wording where MLflow has one, because scripts
+and test suites match on it.
+"""
+
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    """A refused request. `message` is safe to show to the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(PortalError):
+    """The request is malformed or breaks a rule (limits, names, immutability)."""
+
+
+class NotFound(PortalError):
+    """The addressed object does not exist (or is not visible to the caller)."""
+
+
+class AlreadyExists(PortalError):
+    """An object with the same identity already exists."""
+
+
+class Conflict(PortalError):
+    """The object is in a state that forbids the change (for example: being deleted)."""
+
+
+class Unavailable(PortalError):
+    """A dependency (the database) is unavailable; the same request may succeed later."""

@@ -1,0 +1,145 @@
+"""The one way an MLflow API view is reached: method check, workspace scope, error mapping.
+
+A view decorated with `endpoint` receives the resolved Workspace as its second argument and
+returns a dict (sent as JSON) or a response. It cannot be reached without a workspace, and
+writes cannot reach a workspace that refuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
+
+from experiments.errors import PortalError
+from experiments.mlflow.errors import MlflowError, error_response
+from experiments.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
+# Requests at the site root without a workspace header go here, like a plain MLflow server.
+DEFAULT_WORKSPACE_NAME = "default"
+
+View = Callable[..., Any]
+
+
+def json_response(payload: Any, status: int = 200) -> HttpResponse:
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
+def resolve_workspace(
+    request: HttpRequest, group_name: str | None, workspace_name: str | None
+) -> Workspace:
+    """The workspace a request addresses: by its URI prefix, or by MLflow's workspace header."""
+    header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
+    if workspace_name is not None:
+        if header and header != workspace_name:
+            raise MlflowError.invalid(
+                f"The {WORKSPACE_HEADER} header names workspace '{header}', but the tracking "
+                f"URI addresses workspace '{workspace_name}'. Unset MLFLOW_WORKSPACE or make "
+                "them agree."
+            )
+        workspace = (
+            Workspace.objects.select_related("resource_group")
+            .filter(name=workspace_name, resource_group__name=group_name)
+            .first()
+        )
+        if workspace is None:
+            raise MlflowError(
+                "RESOURCE_DOES_NOT_EXIST",
+                f"Workspace '{group_name}/{workspace_name}' does not exist.",
+            )
+        return workspace
+    name = header or DEFAULT_WORKSPACE_NAME
+    workspace = Workspace.objects.select_related("resource_group").filter(name=name).first()
+    if workspace is None:
+        if not header:
+            raise MlflowError(
+                "RESOURCE_DOES_NOT_EXIST",
+                f"No workspace was named and the '{DEFAULT_WORKSPACE_NAME}' workspace does not "
+                "exist. Use a workspace tracking URI (see `manage.py mlflow_env`) or set "
+                "MLFLOW_WORKSPACE.",
+            )
+        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Workspace '{name}' does not exist.")
+    return workspace
+
+
+def _require_writable(workspace: Workspace) -> None:
+    if not workspace.is_writable or not workspace.resource_group.state == "active":
+        raise MlflowError(
+            "RESOURCE_CONFLICT",
+            f"Workspace '{workspace.name}' is being deleted and accepts no new data.",
+        )
+
+
+def handle_errors(view: View) -> View:
+    """Answer every failure with MLflow's error body and the status the client expects."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except MlflowError as error:
+            return error_response(error)
+        except PortalError as error:
+            return error_response(MlflowError.from_portal_error(error))
+        except (OperationalError, InterfaceError) as error:
+            # The client retries 503s; every write is one transaction, so nothing was kept.
+            logger.warning("Database unavailable during %s: %s", request.path, error)
+            return error_response(
+                MlflowError(
+                    "TEMPORARILY_UNAVAILABLE",
+                    "The tracking database is temporarily unavailable; retry the request.",
+                )
+            )
+        except Exception:
+            # A bug, not bad input: log it and still answer in MLflow's format.
+            logger.exception("Unexpected error in %s %s", request.method, request.path)
+            return error_response(
+                MlflowError("INTERNAL_ERROR", "The server failed to handle this request.")
+            )
+
+    return wrapper
+
+
+def endpoint(*methods: str, write: bool = False) -> Callable[[View], View]:
+    allowed = frozenset(methods)
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @handle_errors
+        @wraps(view)
+        def wrapper(
+            request: HttpRequest,
+            group: str | None = None,
+            workspace: str | None = None,
+            **kwargs: Any,
+        ) -> HttpResponse:
+            if request.method not in allowed:
+                raise MlflowError(
+                    "BAD_REQUEST",
+                    f"Method {request.method} is not allowed for {request.path}; "
+                    f"use {', '.join(sorted(allowed))}.",
+                    status=405,
+                )
+            resolved = resolve_workspace(request, group, workspace)
+            if write and request.method != "GET":
+                _require_writable(resolved)
+            result = view(request, resolved, **kwargs)
+            if isinstance(result, HttpResponseBase):
+                return result
+            return json_response(result)
+
+        wrapper.allowed_methods = allowed  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,229 @@
+"""Reading MLflow request fields with the type rules and error messages of MLflow's server.
+
+GET requests carry fields in the query string, everything else in a JSON body. IDs are strings,
+int64 fields may be numbers or decimal strings, enums travel by name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, QueryDict
+
+from experiments.mlflow.errors import MlflowError
+from experiments.validation import INT64_MAX, INT64_MIN, invalid_value
+
+_SEE_DOCS = " See the API docs for more information about request parameters."
+_SPECIAL_FLOATS = {
+    "NaN": math.nan,
+    "Infinity": math.inf,
+    "-Infinity": -math.inf,
+    "inf": math.inf,
+    "-inf": -math.inf,
+}
+
+
+def missing(path: str) -> MlflowError:
+    return MlflowError.invalid(f"Missing value for required parameter '{path}'.{_SEE_DOCS}")
+
+
+def wrong_type(path: str, value: object, expected: str | None = None) -> MlflowError:
+    hint = f" Hint: Value was of type '{type(value).__name__}'."
+    if expected:
+        hint += f" Expected {expected}."
+    try:
+        message = invalid_value(path, value, hint)
+    except (TypeError, ValueError):
+        message = f"Invalid value for parameter '{path}' supplied:{hint}"
+    return MlflowError.invalid(message + _SEE_DOCS)
+
+
+def to_int64(value: object, path: str) -> int:
+    """An int64 from a JSON number or a decimal string; bools and fractions are refused."""
+    if type(value) is int:
+        result = value
+    elif type(value) is float and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str):
+        try:
+            result = int(value.strip())
+        except ValueError:
+            raise wrong_type(path, value, "an integer") from None
+    else:
+        raise wrong_type(path, value, "an integer")
+    if not INT64_MIN <= result <= INT64_MAX:
+        raise MlflowError.invalid(
+            invalid_value(path, value, "Value out of range for a 64-bit integer.") + _SEE_DOCS
+        )
+    return result
+
+
+def to_double(value: object, path: str) -> float:
+    """A double from a JSON number, a numeric string, or "NaN"/"Infinity"/"-Infinity"."""
+    kind = type(value)
+    if kind is float:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise wrong_type(path, value, "a double") from None
+    if kind is str:
+        special = _SPECIAL_FLOATS.get(value)  # type: ignore[call-overload]
+        if special is not None:
+            return special
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except ValueError:
+            pass
+    raise MlflowError.invalid(
+        invalid_value(
+            path,
+            value if kind is not float else str(value),
+            "Please specify value as a valid double (64-bit floating point)",
+        )
+    )
+
+
+class RequestFields:
+    """Typed access to the fields of one MLflow API request."""
+
+    def __init__(self, data: dict[str, Any], query: QueryDict | None = None) -> None:
+        self.data = data
+        self.query = query
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> RequestFields:
+        if request.method == "GET":
+            return cls({key: request.GET.get(key) for key in request.GET}, request.GET)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise MlflowError.invalid("Request body is larger than this server accepts.") from None
+        if not body or not body.strip():
+            return cls({})
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MlflowError.invalid(f"Malformed JSON request body: {exc}") from None
+        if isinstance(data, str):
+            # Older clients double-encode the body as a JSON string.
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise MlflowError.invalid("Malformed JSON request body.") from None
+        if not isinstance(data, dict):
+            raise MlflowError.invalid("The request body must be a JSON object.")
+        return cls(data)
+
+    def has(self, name: str) -> bool:
+        return self.data.get(name) is not None
+
+    def raw(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def string(self, name: str, *, required: bool = False, default: str = "") -> str:
+        value = self.data.get(name)
+        if value is None or (required and value == ""):
+            if required:
+                raise missing(name)
+            return default
+        if not isinstance(value, str):
+            raise wrong_type(name, value)
+        return value
+
+    def run_id(self) -> str:
+        """`run_id`, or the legacy `run_uuid` the client also sends."""
+        value = self.data.get("run_id") or self.data.get("run_uuid")
+        if value is None or value == "":
+            raise missing("run_id")
+        if not isinstance(value, str):
+            raise wrong_type("run_id", value)
+        return value
+
+    def int64(self, name: str, *, required: bool = False) -> int | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                raise missing(name)
+            return None
+        return to_int64(value, name)
+
+    def boolean(self, name: str, *, default: bool = False) -> bool:
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            return value.lower() == "true"
+        raise wrong_type(name, value, "true or false")
+
+    def strings(self, name: str) -> list[str]:
+        if self.query is not None:
+            values = self.query.getlist(name)
+        else:
+            values = self.data.get(name)
+            if values is None:
+                return []
+            if not isinstance(values, list):
+                raise wrong_type(name, values, "a list")
+        for value in values:
+            if not isinstance(value, str):
+                raise wrong_type(name, value, "a list of strings")
+        return list(values)
+
+    def objects(self, name: str) -> list[dict[str, Any]]:
+        values = self.data.get(name)
+        if values is None:
+            return []
+        if not isinstance(values, list):
+            raise wrong_type(name, values, "a list")
+        for index, value in enumerate(values):
+            if not isinstance(value, dict):
+                raise wrong_type(f"{name}[{index}]", value, "an object")
+        return values
+
+    def object(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise wrong_type(name, value, "an object")
+        return value
+
+    def enum(self, name: str, names: list[str], default: str) -> str:
+        """An enum sent by name, or by its protobuf number (1-based, in `names` order)."""
+        value = self.data.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, str) and value in names:
+            return value
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if type(value) is int and 1 <= value <= len(names):
+            return names[value - 1]
+        raise MlflowError.invalid(
+            invalid_value(name, value, f"Must be one of {', '.join(names)}.") + _SEE_DOCS
+        )
+
+
+def key_value_pairs(items: list[dict[str, Any]], path: str) -> list[tuple[str, str]]:
+    """[{key, value}] entries (tags, params) as pairs; a missing key is an error."""
+    pairs = []
+    for index, item in enumerate(items):
+        key = item.get("key")
+        value = item.get("value", "")
+        if key is None or key == "":
+            raise missing(f"{path}[{index}].key")
+        if not isinstance(key, str):
+            raise wrong_type(f"{path}[{index}].key", key)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise wrong_type(f"{path}[{index}].value", value)
+        pairs.append((key, value))
+    return pairs

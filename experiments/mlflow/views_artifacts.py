@@ -1,0 +1,123 @@
+"""The mlflow-artifacts proxy (/api/2.0/mlflow-artifacts/artifacts/...) and artifacts/list.
+
+Artifact URIs handed to clients are `mlflow-artifacts:/<experiment>/<run>/artifacts` and
+`mlflow-artifacts:/<experiment>/models/<model>/artifacts`; a request path must name a run or
+model of the addressed workspace, or nothing is read or written.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from django.http import FileResponse, HttpRequest
+
+from experiments.errors import NotFound
+from experiments.mlflow.endpoint import endpoint
+from experiments.mlflow.errors import MlflowError
+from experiments.mlflow.parsing import RequestFields
+from experiments.models import LoggedModel, Workspace
+from experiments.selectors.runs import run_get
+from experiments.services.artifacts import (
+    ArtifactLocation,
+    artifact_delete,
+    artifact_listing,
+    artifact_open,
+    artifact_write,
+    clean_relative_path,
+)
+
+DOWNLOAD_BLOCK = 1024 * 1024
+
+
+def resolve_location(workspace: Workspace, raw_path: str) -> ArtifactLocation:
+    """The storage location of an artifact path, checked against the workspace's runs/models."""
+    path = clean_relative_path(raw_path)
+    parts = path.split("/") if path else []
+    if len(parts) >= 3 and parts[2] == "artifacts":
+        experiment_id, run_id = parts[0], parts[1]
+        try:
+            run = run_get(workspace=workspace, run_id=run_id)
+        except NotFound:
+            raise NotFound(f"No artifact location '{path}' on this server.") from None
+        if run.experiment.wire_id != experiment_id:
+            raise NotFound(f"No artifact location '{path}' on this server.")
+        return ArtifactLocation(run.artifact_prefix, "/".join(parts[3:]))
+    if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+        model = (
+            LoggedModel.objects.select_related("experiment")
+            .filter(workspace=workspace, model_id=parts[2])
+            .first()
+        )
+        if model is None or model.experiment.wire_id != parts[0]:
+            raise NotFound(f"No artifact location '{path}' on this server.")
+        model.workspace = workspace
+        return ArtifactLocation(model.artifact_prefix, "/".join(parts[4:]))
+    raise NotFound(f"No artifact location '{path}' on this server.")
+
+
+def _download(location: ArtifactLocation) -> FileResponse:
+    handle, size = artifact_open(location=location)
+    filename = location.relative.rsplit("/", 1)[-1]
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    response = FileResponse(
+        handle, content_type=content_type, as_attachment=True, filename=filename
+    )
+    response.block_size = DOWNLOAD_BLOCK
+    response["Content-Length"] = str(size)
+    # Uploaded files are never rendered by the portal's origin.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+@endpoint("GET", "PUT", "DELETE", write=True)
+def artifact(request: HttpRequest, workspace: Workspace, artifact_path: str) -> Any:
+    location = resolve_location(workspace, artifact_path)
+    if request.method == "GET":
+        return _download(location)
+    if request.method == "PUT":
+        artifact_write(location=location, stream=request)
+        return {}
+    if not location.relative and not artifact_path.strip("/"):
+        raise MlflowError.invalid("Refusing to delete the artifact root.")
+    artifact_delete(location=location)
+    return {}
+
+
+@endpoint("GET")
+def list_artifacts(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    raw = request.GET.get("path", "")
+    if not clean_relative_path(raw):
+        return {}
+    try:
+        location = resolve_location(workspace, raw)
+    except NotFound:
+        return {}
+    entries = artifact_listing(location=location)
+    if not entries:
+        return {}
+    return {
+        "files": [
+            {"path": e.path, "is_dir": e.is_dir, **({} if e.is_dir else {"file_size": e.size})}
+            for e in entries
+        ]
+    }
+
+
+@endpoint("GET")
+def list_run_artifacts(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    """MLflow's run-scoped listing: paths relative to the run's artifact root."""
+    fields = RequestFields.from_request(request)
+    run = run_get(workspace=workspace, run_id=fields.run_id())
+    relative = clean_relative_path(fields.string("path"))
+    entries = artifact_listing(location=ArtifactLocation(run.artifact_prefix, relative)) or []
+    files = [
+        {
+            "path": f"{relative}/{e.path}" if relative else e.path,
+            "is_dir": e.is_dir,
+            **({} if e.is_dir else {"file_size": e.size}),
+        }
+        for e in entries
+    ]
+    return {"root_uri": run.artifact_uri, "files": files}

@@ -1,0 +1,246 @@
+"""MLflow run and metric endpoints (/api/2.0/mlflow/runs/*, /metrics/*)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from experiments.choices import RunStatus
+from experiments.mlflow.endpoint import endpoint, json_response
+from experiments.mlflow.errors import MlflowError
+from experiments.mlflow.parsing import (
+    RequestFields,
+    key_value_pairs,
+    missing,
+    to_double,
+    to_int64,
+    wrong_type,
+)
+from experiments.mlflow.wire import run_info_message, run_message, wire_float
+from experiments.models import Workspace
+from experiments.selectors.experiments import experiment_get
+from experiments.selectors.runs import metric_history, run_details, run_get
+from experiments.services import runs as services
+from experiments.services.runs import DatasetSpec, MetricPoint
+
+RUN_STATUSES = [
+    RunStatus.RUNNING,
+    RunStatus.SCHEDULED,
+    RunStatus.FINISHED,
+    RunStatus.FAILED,
+    RunStatus.KILLED,
+]
+# get-history pages are at most this long (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
+MAX_HISTORY_PAGE = 25000
+
+
+def _run_of(fields: RequestFields, workspace: Workspace):  # noqa: ANN202
+    return run_get(workspace=workspace, run_id=fields.run_id())
+
+
+@endpoint("POST", write=True)
+def create(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    experiment = experiment_get(
+        workspace=workspace, experiment_id=fields.string("experiment_id") or "0"
+    )
+    run = services.run_create(
+        experiment=experiment,
+        user_id=fields.string("user_id"),
+        start_time=fields.int64("start_time"),
+        run_name=fields.string("run_name"),
+        tags=key_value_pairs(fields.objects("tags"), "tags"),
+    )
+    return {"run": run_message(run_details(run))}
+
+
+@endpoint("POST", write=True)
+def update(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    status = fields.enum("status", RUN_STATUSES, "") if fields.has("status") else None
+    run = services.run_update(
+        run=run,
+        status=RunStatus(status) if status else None,
+        end_time=fields.int64("end_time"),
+        run_name=fields.string("run_name") or None,
+    )
+    return {"run_info": run_info_message(run)}
+
+
+@endpoint("POST", write=True)
+def delete(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    services.run_delete(run=_run_of(RequestFields.from_request(request), workspace))
+    return {}
+
+
+@endpoint("POST", write=True)
+def restore(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    services.run_restore(run=_run_of(RequestFields.from_request(request), workspace))
+    return {}
+
+
+@endpoint("GET")
+def get(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    run = _run_of(RequestFields.from_request(request), workspace)
+    return {"run": run_message(run_details(run))}
+
+
+def _metric_point(item: dict[str, Any], path: str) -> MetricPoint:
+    prefix = f"{path}." if path else ""
+    key = item.get("key")
+    if key is None or key == "":
+        raise missing(f"{prefix}key")
+    if not isinstance(key, str):
+        raise wrong_type(f"{prefix}key", key)
+    value = item.get("value")
+    if value is None:
+        raise missing(f"{prefix}value")
+    timestamp = item.get("timestamp")
+    if timestamp is None:
+        raise missing(f"{prefix}timestamp")
+    step = item.get("step")
+    return MetricPoint(
+        key,
+        to_double(value, f"{prefix}value"),
+        to_int64(timestamp, f"{prefix}timestamp"),
+        0 if step is None or step == "" else to_int64(step, f"{prefix}step"),
+        item.get("model_id") or None,
+        item.get("dataset_name") or None,
+        item.get("dataset_digest") or None,
+    )
+
+
+@endpoint("POST", write=True)
+def log_metric(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    services.run_log_batch(run=run, metrics=[_metric_point(fields.data, "")])
+    return {}
+
+
+@endpoint("POST", write=True)
+def log_param(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    key = fields.string("key", required=True)
+    services.run_log_batch(run=run, params=[(key, fields.string("value"))])
+    return {}
+
+
+@endpoint("POST", write=True)
+def log_batch(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    metrics = fields.objects("metrics")
+    services.run_log_batch(
+        run=run,
+        metrics=[_metric_point(item, f"metrics[{i}]") for i, item in enumerate(metrics)],
+        params=key_value_pairs(fields.objects("params"), "params"),
+        tags=key_value_pairs(fields.objects("tags"), "tags"),
+    )
+    return {}
+
+
+@endpoint("POST", write=True)
+def set_tag(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    services.run_set_tag(
+        run=run, key=fields.string("key", required=True), value=fields.string("value")
+    )
+    return {}
+
+
+@endpoint("POST", write=True)
+def delete_tag(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    services.run_delete_tag(run=run, key=fields.string("key", required=True))
+    return {}
+
+
+def _dataset_spec(item: dict[str, Any], index: int) -> DatasetSpec:
+    path = f"datasets[{index}]"
+    dataset = item.get("dataset")
+    if not isinstance(dataset, dict):
+        raise missing(f"{path}.dataset")
+    values = {}
+    for name in ("name", "digest", "source_type", "source"):
+        value = dataset.get(name)
+        if value is None:
+            raise missing(f"{path}.dataset.{name}")
+        if not isinstance(value, str):
+            raise wrong_type(f"{path}.dataset.{name}", value)
+        values[name] = value
+    for name in ("schema", "profile"):
+        value = dataset.get(name) or ""
+        if not isinstance(value, str):
+            raise wrong_type(f"{path}.dataset.{name}", value)
+        values[name] = value
+    tags = item.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, dict) for tag in tags):
+        raise wrong_type(f"{path}.tags", tags, "a list of {key, value} objects")
+    return DatasetSpec(tags=key_value_pairs(tags, f"{path}.tags"), **values)
+
+
+@endpoint("POST", write=True)
+def log_inputs(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    datasets = [_dataset_spec(item, i) for i, item in enumerate(fields.objects("datasets"))]
+    model_ids = []
+    for index, item in enumerate(fields.objects("models")):
+        model_id = item.get("model_id")
+        if not isinstance(model_id, str) or not model_id:
+            raise missing(f"models[{index}].model_id")
+        model_ids.append(model_id)
+    services.run_log_inputs(run=run, datasets=datasets, model_ids=model_ids)
+    return {}
+
+
+@endpoint("POST", write=True)
+def log_outputs(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    outputs = []
+    for index, item in enumerate(fields.objects("models")):
+        model_id = item.get("model_id")
+        if not isinstance(model_id, str) or not model_id:
+            raise missing(f"models[{index}].model_id")
+        step = item.get("step")
+        outputs.append((model_id, 0 if step is None else to_int64(step, f"models[{index}].step")))
+    services.run_log_outputs(run=run, outputs=outputs)
+    return {}
+
+
+@endpoint("GET")
+def get_metric_history(request: HttpRequest, workspace: Workspace):  # noqa: ANN201
+    fields = RequestFields.from_request(request)
+    run = _run_of(fields, workspace)
+    key = fields.string("metric_key", required=True)
+    max_results = fields.int64("max_results")
+    if max_results is not None and not 0 < max_results <= MAX_HISTORY_PAGE:
+        raise MlflowError.invalid(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a "
+            f"positive integer no larger than {MAX_HISTORY_PAGE}."
+        )
+    rows, token = metric_history(
+        run=run, key=key, max_results=max_results, page_token=fields.string("page_token")
+    )
+    payload: dict[str, Any] = {
+        "metrics": [
+            {
+                "key": metric_key,
+                "value": wire_float(value, is_nan),
+                "timestamp": timestamp,
+                "step": step,
+                "run_id": run.uuid,
+            }
+            for metric_key, value, timestamp, step, is_nan in rows
+        ]
+    }
+    if token:
+        payload["next_page_token"] = token
+    return json_response(payload)

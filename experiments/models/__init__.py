@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from experiments.models.experiments import (
+    DEFAULT_EXPERIMENT_NAME,
+    DEFAULT_EXPERIMENT_WIRE_ID,
+    Experiment,
+    ExperimentTag,
+)
+from experiments.models.groups import ResourceGroup, Workspace
+from experiments.models.logged_models import (
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelParam,
+    LoggedModelTag,
+    RunModelInput,
+    RunModelOutput,
+)
+from experiments.models.runs import (
+    Dataset,
+    InputTag,
+    LatestMetric,
+    Metric,
+    Param,
+    Run,
+    RunInput,
+    RunTag,
+)
+
+__all__ = [
+    "DEFAULT_EXPERIMENT_NAME",
+    "DEFAULT_EXPERIMENT_WIRE_ID",
+    "Dataset",
+    "Experiment",
+    "ExperimentTag",
+    "InputTag",
+    "LatestMetric",
+    "LoggedModel",
+    "LoggedModelMetric",
+    "LoggedModelParam",
+    "LoggedModelTag",
+    "Metric",
+    "Param",
+    "ResourceGroup",
+    "Run",
+    "RunInput",
+    "RunModelInput",
+    "RunModelOutput",
+    "RunTag",
+    "Workspace",
+]

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import math
+
+from django.db import models
+
+from experiments.choices import LifecycleStage, RunStatus
+from experiments.models.experiments import Experiment
+from experiments.models.groups import Workspace
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+
+
+class Run(models.Model):
+    """One execution of training code, carrying its metrics, params, tags, inputs and artifacts."""
+
+    uuid = models.CharField(max_length=32, unique=True)
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="runs")
+    # Denormalised from the experiment: every API lookup is scoped by workspace, and bulk
+    # deletion of a workspace or group selects runs without a join.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
+    name = models.CharField(max_length=MAX_TAG_VALUE_LENGTH, blank=True, default="")
+    user_id = models.CharField(max_length=256, blank=True, default="")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    # Milliseconds since the epoch.
+    start_time = models.BigIntegerField()
+    end_time = models.BigIntegerField(null=True, blank=True)
+    lifecycle_stage = models.CharField(
+        max_length=16, choices=LifecycleStage.choices, default=LifecycleStage.ACTIVE
+    )
+    deleted_time = models.BigIntegerField(null=True, blank=True)
+    artifact_uri = models.CharField(max_length=200)
+
+    class Meta:
+        indexes = [
+            # search_runs' default order (start_time DESC, run_id) within an experiment.
+            models.Index(
+                fields=["experiment", "lifecycle_stage", "-start_time", "uuid"],
+                name="experiments_run_exp_started",
+            ),
+            # mlflow gc / purge: deleted runs by deletion time.
+            models.Index(
+                fields=["workspace", "lifecycle_stage", "deleted_time"],
+                name="experiments_run_ws_deleted",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.uuid
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifecycle_stage == LifecycleStage.ACTIVE
+
+    @property
+    def artifact_prefix(self) -> str:
+        """Storage prefix under which this run's artifact files live."""
+        return f"{self.workspace.artifact_prefix}/runs/{self.uuid}"
+
+
+class Metric(models.Model):
+    """One logged point of a metric's history.
+
+    The primary key is the point itself, as in MLflow: replaying a logged point (the client
+    retries) stores nothing new, while a different value at the same step is a new point.
+    NaN is stored as value 0 with is_nan set, because SQLite cannot store NaN.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "key", "timestamp", "step", "value", "is_nan")
+    # The primary key starts with run_id, so no separate index is needed.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, db_index=False, related_name="+")
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    timestamp = models.BigIntegerField()
+    step = models.BigIntegerField()
+    value = models.FloatField()
+    is_nan = models.BooleanField()
+
+    @property
+    def real_value(self) -> float:
+        return math.nan if self.is_nan else self.value
+
+
+class LatestMetric(models.Model):
+    """The newest point per (run, key), by (step, timestamp, value): what get_run and search use.
+
+    Kept current in the same transaction as the history insert.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "key")
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, db_index=False, related_name="latest_metrics"
+    )
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    timestamp = models.BigIntegerField()
+    step = models.BigIntegerField()
+    value = models.FloatField()
+    is_nan = models.BooleanField()
+
+    @property
+    def real_value(self) -> float:
+        return math.nan if self.is_nan else self.value
+
+
+class Param(models.Model):
+    """An immutable key/value logged on a run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params")
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    value = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key"], name="experiments_param_unique_key"),
+        ]
+
+
+class RunTag(models.Model):
+    """A mutable key/value on a run; `mlflow.*` keys carry the client's own metadata."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    value = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key"], name="experiments_runtag_unique_key"),
+        ]
+
+
+class Dataset(models.Model):
+    """A dataset as MLflow describes it (name, digest, source), shared by runs of an experiment."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=500)
+    digest = models.CharField(max_length=36)
+    source_type = models.CharField(max_length=36)
+    source = models.TextField()
+    schema = models.TextField(blank=True, default="")
+    profile = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "name", "digest"], name="experiments_dataset_unique"
+            ),
+        ]
+
+
+class RunInput(models.Model):
+    """A dataset used by a run, with input tags such as its context (training, eval ...)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dataset_inputs")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="run_inputs")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "dataset"], name="experiments_runinput_unique"),
+        ]
+
+
+class InputTag(models.Model):
+    run_input = models.ForeignKey(RunInput, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=255)
+    value = models.CharField(max_length=500)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_input", "key"], name="experiments_inputtag_unique_key"
+            ),
+        ]

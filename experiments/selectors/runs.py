@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+
+from experiments.errors import InvalidInput, NotFound
+from experiments.models import (
+    InputTag,
+    LatestMetric,
+    Metric,
+    Param,
+    Run,
+    RunInput,
+    RunModelInput,
+    RunModelOutput,
+    RunTag,
+    Workspace,
+)
+from experiments.validation import INT64_MAX
+
+
+def runs_in(*, workspace: Workspace) -> QuerySet[Run]:
+    """The scoping root of every run query."""
+    return Run.objects.filter(workspace=workspace)
+
+
+def run_get(*, workspace: Workspace, run_id: str) -> Run:
+    run = runs_in(workspace=workspace).select_related("experiment").filter(uuid=run_id).first()
+    if run is None:
+        raise NotFound(f"Run with id={run_id} not found")
+    run.workspace = workspace
+    return run
+
+
+@dataclass
+class DatasetInputData:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str
+    profile: str
+    tags: list[tuple[str, str]]
+
+
+@dataclass
+class RunDetails:
+    """A run with everything get_run and search_runs report about it."""
+
+    run: Run
+    metrics: list[LatestMetric] = field(default_factory=list)
+    params: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    dataset_inputs: list[DatasetInputData] = field(default_factory=list)
+    model_inputs: list[str] = field(default_factory=list)
+    model_outputs: list[tuple[str, int]] = field(default_factory=list)
+
+
+def runs_details(runs: Sequence[Run]) -> list[RunDetails]:
+    """Attach metrics, params, tags, inputs and outputs to runs with a fixed number of queries."""
+    details = {run.pk: RunDetails(run=run) for run in runs}
+    if not details:
+        return []
+    pks = list(details)
+    for metric in LatestMetric.objects.filter(run_id__in=pks).order_by("key"):
+        details[metric.run_id].metrics.append(metric)
+    for run_pk, key, value in (
+        Param.objects.filter(run_id__in=pks).order_by("key").values_list("run_id", "key", "value")
+    ):
+        details[run_pk].params.append((key, value))
+    for run_pk, key, value in (
+        RunTag.objects.filter(run_id__in=pks).order_by("key").values_list("run_id", "key", "value")
+    ):
+        details[run_pk].tags.append((key, value))
+    inputs = list(RunInput.objects.filter(run_id__in=pks).select_related("dataset").order_by("pk"))
+    input_tags: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if inputs:
+        for input_pk, key, value in (
+            InputTag.objects.filter(run_input__in=inputs)
+            .order_by("pk")
+            .values_list("run_input_id", "key", "value")
+        ):
+            input_tags[input_pk].append((key, value))
+    for run_input in inputs:
+        dataset = run_input.dataset
+        details[run_input.run_id].dataset_inputs.append(
+            DatasetInputData(
+                name=dataset.name,
+                digest=dataset.digest,
+                source_type=dataset.source_type,
+                source=dataset.source,
+                schema=dataset.schema,
+                profile=dataset.profile,
+                tags=input_tags[run_input.pk],
+            )
+        )
+    for run_pk, model_id in (
+        RunModelInput.objects.filter(run_id__in=pks)
+        .order_by("pk")
+        .values_list("run_id", "model_id")
+    ):
+        details[run_pk].model_inputs.append(model_id)
+    for run_pk, model_id, step in (
+        RunModelOutput.objects.filter(run_id__in=pks)
+        .order_by("pk")
+        .values_list("run_id", "model_id", "step")
+    ):
+        details[run_pk].model_outputs.append((model_id, step))
+    return [details[run.pk] for run in runs]
+
+
+def run_details(run: Run) -> RunDetails:
+    return runs_details([run])[0]
+
+
+def encode_offset_token(offset: int) -> str:
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_offset_token(token: str | None) -> int:
+    """The offset in an opaque page token (base64 JSON, like MLflow's)."""
+    if not token:
+        return 0
+    try:
+        payload = json.loads(base64.b64decode(token, validate=True))
+        offset = int(payload["offset"])
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise InvalidInput(f"Invalid page token '{token[:100]}'.") from None
+    if not 0 <= offset <= INT64_MAX:
+        raise InvalidInput(f"Invalid page token '{token[:100]}'.")
+    return offset
+
+
+def metric_history(
+    *, run: Run, key: str, max_results: int | None = None, page_token: str | None = None
+) -> tuple[list[tuple[str, float, int, int, bool]], str | None]:
+    """A page of a metric's history as (key, value, timestamp, step, is_nan) rows.
+
+    Ordered by timestamp, step and value as MLflow orders it; `max_results=None` means all.
+    """
+    offset = decode_offset_token(page_token)
+    queryset = (
+        Metric.objects.filter(run_id=run.pk, key=key)
+        .order_by("timestamp", "step", "value", "is_nan")
+        .values_list("key", "value", "timestamp", "step", "is_nan")
+    )
+    if max_results is None:
+        return list(queryset[offset:]), None
+    rows = list(queryset[offset : offset + max_results + 1])
+    if len(rows) > max_results:
+        return rows[:max_results], encode_offset_token(offset + max_results)
+    return rows, None

@@ -1,0 +1,1 @@
+"""Writes. Every change to tracking data goes through a function here (`<entity>_<action>`)."""

@@ -1,0 +1,397 @@
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from django.db import transaction
+
+from experiments.choices import LifecycleStage, RunStatus
+from experiments.clock import now_ms
+from experiments.errors import InvalidInput, NotFound
+from experiments.models import (
+    Dataset,
+    Experiment,
+    InputTag,
+    LoggedModel,
+    LoggedModelMetric,
+    Param,
+    Run,
+    RunInput,
+    RunModelInput,
+    RunModelOutput,
+    RunTag,
+)
+from experiments.names import random_run_name
+from experiments.services.metrics import MetricRow, metrics_insert
+from experiments.validation import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_DATASET_DIGEST_SIZE,
+    MAX_DATASET_NAME_SIZE,
+    MAX_DATASET_PROFILE_SIZE,
+    MAX_DATASET_SCHEMA_SIZE,
+    MAX_DATASET_SOURCE_SIZE,
+    MAX_INPUT_TAG_KEY_SIZE,
+    MAX_INPUT_TAG_VALUE_SIZE,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_TAG_VAL_LENGTH,
+    MAX_USER_ID_LENGTH,
+    invalid_value,
+    validate_batch_limits,
+    validate_key,
+    validate_length,
+)
+
+RUN_NAME_TAG = "mlflow.runName"
+
+
+class MetricPoint(NamedTuple):
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class DatasetSpec(NamedTuple):
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str = ""
+    profile: str = ""
+    tags: Sequence[tuple[str, str]] = ()
+
+
+def _require_active(run: Run) -> None:
+    if run.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise InvalidInput(
+            f"The run {run.uuid} must be in the 'active' state. "
+            f"Current state is {run.lifecycle_stage}."
+        )
+
+
+def _truncate(value: str, limit: int) -> str:
+    # MLflow truncates over-long param and tag values rather than failing the training script.
+    return value if len(value) <= limit else value[:limit]
+
+
+def _checked_tags(tags: Sequence[tuple[str, str]], path: str = "tags") -> dict[str, str]:
+    """Validated tags, last value winning for a repeated key (as MLflow does)."""
+    checked: dict[str, str] = {}
+    for index, (key, value) in enumerate(tags):
+        validate_key(key, f"{path}[{index}].key")
+        checked[key] = _truncate(value, MAX_TAG_VAL_LENGTH)
+    return checked
+
+
+def run_create(
+    *,
+    experiment: Experiment,
+    user_id: str = "",
+    start_time: int | None = None,
+    run_name: str = "",
+    tags: Sequence[tuple[str, str]] = (),
+) -> Run:
+    if not experiment.is_active:
+        raise InvalidInput(
+            f"The experiment {experiment.wire_id} must be in the 'active' state. "
+            f"Current state is {experiment.lifecycle_stage}."
+        )
+    checked = _checked_tags(tags)
+    validate_length("user_id", user_id, MAX_USER_ID_LENGTH)
+    name_tag = checked.get(RUN_NAME_TAG)
+    if run_name and name_tag and run_name != name_tag:
+        raise InvalidInput(
+            "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+            f"different values (run_name='{run_name}', mlflow.runName='{name_tag}')."
+        )
+    name = _truncate(run_name or name_tag or random_run_name(), MAX_TAG_VAL_LENGTH)
+    checked[RUN_NAME_TAG] = name
+    run_uuid = uuid.uuid4().hex
+    with transaction.atomic():
+        run = Run.objects.create(
+            uuid=run_uuid,
+            experiment=experiment,
+            workspace_id=experiment.workspace_id,
+            name=name,
+            user_id=user_id,
+            status=RunStatus.RUNNING,
+            start_time=now_ms() if start_time is None else _int64("start_time", start_time),
+            artifact_uri=f"mlflow-artifacts:/{experiment.wire_id}/{run_uuid}/artifacts",
+        )
+        RunTag.objects.bulk_create(
+            RunTag(run=run, key=key, value=value) for key, value in checked.items()
+        )
+    run.experiment = experiment
+    return run
+
+
+def _int64(path: str, value: int) -> int:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidInput(invalid_value(path, value, "Value out of range for a 64-bit integer."))
+    return value
+
+
+def run_update(
+    *,
+    run: Run,
+    status: RunStatus | None = None,
+    end_time: int | None = None,
+    run_name: str | None = None,
+) -> Run:
+    _require_active(run)
+    fields: list[str] = []
+    if status is not None:
+        run.status = status
+        fields.append("status")
+    if end_time is not None:
+        run.end_time = _int64("end_time", end_time)
+        fields.append("end_time")
+    with transaction.atomic():
+        if run_name:
+            _set_run_name(run, _truncate(run_name, MAX_TAG_VAL_LENGTH))
+        if fields:
+            run.save(update_fields=fields)
+    return run
+
+
+def _set_run_name(run: Run, name: str) -> None:
+    run.name = name
+    Run.objects.filter(pk=run.pk).update(name=name)
+    RunTag.objects.bulk_create(
+        [RunTag(run=run, key=RUN_NAME_TAG, value=name)],
+        update_conflicts=True,
+        unique_fields=["run", "key"],
+        update_fields=["value"],
+    )
+
+
+def run_delete(*, run: Run) -> None:
+    run.lifecycle_stage = LifecycleStage.DELETED
+    run.deleted_time = now_ms()
+    run.save(update_fields=["lifecycle_stage", "deleted_time"])
+
+
+def run_restore(*, run: Run) -> None:
+    run.lifecycle_stage = LifecycleStage.ACTIVE
+    run.deleted_time = None
+    run.save(update_fields=["lifecycle_stage", "deleted_time"])
+
+
+def _metric_rows(metrics: Sequence[MetricPoint]) -> list[MetricRow]:
+    """Validated storage rows. Keys repeat within a batch, so each distinct key is checked once."""
+    rows: list[MetricRow] = []
+    seen_keys: set[str] = set()
+    single = len(metrics) == 1
+    for index, (key, value, timestamp, step, *_rest) in enumerate(metrics):
+        path = "" if single else f"metrics[{index}]"
+        if key not in seen_keys:
+            validate_key(key, f"{path}.key" if path else "key")
+            seen_keys.add(key)
+        if not INT64_MIN <= step <= INT64_MAX:
+            raise InvalidInput(
+                invalid_value(
+                    f"{path}.step" if path else "step",
+                    step,
+                    f"metric '{key}' (value={value}). Step must be a valid long (64-bit integer).",
+                )
+            )
+        if not 0 <= timestamp <= INT64_MAX:
+            raise InvalidInput(
+                invalid_value(
+                    f"{path}.timestamp" if path else "timestamp",
+                    timestamp,
+                    f"metric '{key}' (value={value}). Timestamp must be a nonnegative long "
+                    "(64-bit integer) ",
+                )
+            )
+        if value != value:  # NaN
+            rows.append(MetricRow(key, timestamp, step, 0.0, True))
+        else:
+            rows.append(MetricRow(key, timestamp, step, value, False))
+    return rows
+
+
+def _model_metric_objects(run: Run, metrics: Sequence[MetricPoint]) -> list[LoggedModelMetric]:
+    model_ids = {m.model_id for m in metrics if m.model_id}
+    if not model_ids:
+        return []
+    models = {
+        model.model_id: model
+        for model in LoggedModel.objects.filter(
+            workspace_id=run.workspace_id, model_id__in=model_ids
+        )
+    }
+    if missing := model_ids - models.keys():
+        raise NotFound(f"Logged model with ID '{sorted(missing)[0]}' not found.")
+    return [
+        LoggedModelMetric(
+            model=models[m.model_id],
+            run=run,
+            key=m.key,
+            timestamp=m.timestamp,
+            step=m.step,
+            value=0.0 if math.isnan(m.value) else m.value,
+            is_nan=math.isnan(m.value),
+            dataset_name=m.dataset_name or "",
+            dataset_digest=m.dataset_digest or "",
+        )
+        for m in metrics
+        if m.model_id
+    ]
+
+
+def _insert_params(run: Run, params: dict[str, str]) -> None:
+    Param.objects.bulk_create(
+        (Param(run=run, key=key, value=value) for key, value in params.items()),
+        ignore_conflicts=True,
+    )
+    stored = dict(Param.objects.filter(run=run, key__in=list(params)).values_list("key", "value"))
+    changed = [
+        {"key": key, "old_value": stored[key], "new_value": value}
+        for key, value in params.items()
+        if stored.get(key) != value
+    ]
+    if len(changed) == 1 and len(params) == 1:
+        change = changed[0]
+        raise InvalidInput(
+            f"Changing param values is not allowed. Param with key='{change['key']}' was already"
+            f" logged with value='{change['old_value']}' for run ID='{run.uuid}'. Attempted "
+            f"logging new value '{change['new_value']}'."
+        )
+    if changed:
+        raise InvalidInput(
+            f"Changing param values is not allowed. Params were already logged='{changed}' "
+            f"for run ID='{run.uuid}'."
+        )
+
+
+def _set_tags(run: Run, tags: dict[str, str]) -> None:
+    if RUN_NAME_TAG in tags:
+        _set_run_name(run, tags[RUN_NAME_TAG])
+    RunTag.objects.bulk_create(
+        (RunTag(run=run, key=key, value=value) for key, value in tags.items()),
+        update_conflicts=True,
+        unique_fields=["run", "key"],
+        update_fields=["value"],
+    )
+
+
+def run_log_batch(
+    *,
+    run: Run,
+    metrics: Sequence[MetricPoint] = (),
+    params: Sequence[tuple[str, str]] = (),
+    tags: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Log metrics, params and tags in one transaction: all of it is stored, or none.
+
+    Safe to replay: identical metric points and params are stored once, tags are overwritten.
+    """
+    validate_batch_limits(len(metrics), len(params), len(tags))
+    _require_active(run)
+    rows = _metric_rows(metrics)
+    param_keys = Counter(key for key, _ in params)
+    if duplicates := sorted(key for key, count in param_keys.items() if count > 1):
+        raise InvalidInput(
+            f"Duplicate parameter keys have been submitted: {duplicates}. Please ensure "
+            "the request contains only one param value per param key."
+        )
+    checked_params: dict[str, str] = {}
+    for index, (key, value) in enumerate(params):
+        validate_key(key, f"params[{index}].key")
+        checked_params[key] = _truncate(value, MAX_PARAM_VAL_LENGTH)
+    checked_tags = _checked_tags(tags)
+    model_metrics = _model_metric_objects(run, metrics)
+    with transaction.atomic():
+        if checked_params:
+            _insert_params(run, checked_params)
+        metrics_insert(run_pk=run.pk, rows=rows)
+        if model_metrics:
+            LoggedModelMetric.objects.bulk_create(model_metrics, ignore_conflicts=True)
+        if checked_tags:
+            _set_tags(run, checked_tags)
+
+
+def run_set_tag(*, run: Run, key: str, value: str) -> None:
+    _require_active(run)
+    validate_key(key)
+    with transaction.atomic():
+        _set_tags(run, {key: _truncate(value, MAX_TAG_VAL_LENGTH)})
+
+
+def run_delete_tag(*, run: Run, key: str) -> None:
+    _require_active(run)
+    deleted, _ = RunTag.objects.filter(run=run, key=key).delete()
+    if not deleted:
+        raise NotFound(f"No tag with name: {key} in run with id {run.uuid}")
+
+
+def _validate_dataset(spec: DatasetSpec, path: str) -> None:
+    for field, limit in (
+        ("name", MAX_DATASET_NAME_SIZE),
+        ("digest", MAX_DATASET_DIGEST_SIZE),
+        ("source", MAX_DATASET_SOURCE_SIZE),
+        ("schema", MAX_DATASET_SCHEMA_SIZE),
+        ("profile", MAX_DATASET_PROFILE_SIZE),
+    ):
+        validate_length(f"{path}.{field}", getattr(spec, field), limit)
+    for key, value in spec.tags:
+        validate_length("key", key, MAX_INPUT_TAG_KEY_SIZE)
+        validate_length("value", value, MAX_INPUT_TAG_VALUE_SIZE)
+
+
+def run_log_inputs(
+    *, run: Run, datasets: Sequence[DatasetSpec] = (), model_ids: Sequence[str] = ()
+) -> None:
+    """Record the datasets and models a run used. Logging the same input again changes nothing."""
+    _require_active(run)
+    for index, spec in enumerate(datasets):
+        _validate_dataset(spec, f"datasets[{index}].dataset")
+    with transaction.atomic():
+        for spec in datasets:
+            dataset, _ = Dataset.objects.get_or_create(
+                experiment_id=run.experiment_id,
+                name=spec.name,
+                digest=spec.digest,
+                defaults={
+                    "source_type": spec.source_type,
+                    "source": spec.source,
+                    "schema": spec.schema,
+                    "profile": spec.profile,
+                },
+            )
+            run_input, _ = RunInput.objects.get_or_create(run=run, dataset=dataset)
+            InputTag.objects.bulk_create(
+                (InputTag(run_input=run_input, key=k, value=v) for k, v in dict(spec.tags).items()),
+                update_conflicts=True,
+                unique_fields=["run_input", "key"],
+                update_fields=["value"],
+            )
+        RunModelInput.objects.bulk_create(
+            (RunModelInput(run=run, model_id=model_id) for model_id in dict.fromkeys(model_ids)),
+            ignore_conflicts=True,
+        )
+
+
+def run_log_outputs(*, run: Run, outputs: Sequence[tuple[str, int]]) -> None:
+    """Record the logged models a run produced (model id, step)."""
+    _require_active(run)
+    model_ids = {model_id for model_id, _ in outputs}
+    known = set(
+        LoggedModel.objects.filter(
+            workspace_id=run.workspace_id, model_id__in=model_ids
+        ).values_list("model_id", flat=True)
+    )
+    if missing := model_ids - known:
+        raise NotFound(f"Logged model with ID '{sorted(missing)[0]}' not found.")
+    RunModelOutput.objects.bulk_create(
+        (RunModelOutput(run=run, model_id=model_id, step=step) for model_id, step in outputs),
+        ignore_conflicts=True,
+    )

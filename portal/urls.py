@@ -1,0 +1,37 @@
+"""Portal URLs: the MLflow API under each workspace tracking URI and at the root, the pages,
+the admin and the portal's own REST API."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from experiments.mlflow import urls as mlflow_urls
+from experiments.mlflow import views_server
+
+TRACKING_PREFIX = "mlflow/v1.0/resourceGroups/<str:group>/workspaces/<str:workspace>/"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path(TRACKING_PREFIX, views_server.tracking_home, name="tracking-home"),
+    path(
+        TRACKING_PREFIX,
+        include(
+            (mlflow_urls.workspace_patterns + mlflow_urls.fallback_patterns, "mlflow"),
+            namespace="mlflow",
+        ),
+    ),
+    path(
+        "",
+        include(
+            (
+                mlflow_urls.root_only_patterns
+                + mlflow_urls.workspace_patterns
+                + mlflow_urls.fallback_patterns,
+                "mlflow",
+            ),
+            namespace="mlflow-root",
+        ),
+    ),
+    path("", include("experiments.urls")),
+]

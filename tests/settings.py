@@ -1,0 +1,21 @@
+"""Test settings: the portal's settings with a private artifact folder per test run."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from portal.settings import *  # noqa: F403
+from portal.settings import STORAGES
+
+ARTIFACT_ROOT = tempfile.mkdtemp(prefix="portal-test-artifacts-")
+STORAGES = {
+    **STORAGES,
+    "artifacts": {**STORAGES["artifacts"], "OPTIONS": {"location": ARTIFACT_ROOT}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+STATIC_ROOT = tempfile.mkdtemp(prefix="portal-test-static-")
+# The live server thread must not keep connections open across tests (test database teardown).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
