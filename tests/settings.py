@@ -19,3 +19,8 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 STATIC_ROOT = tempfile.mkdtemp(prefix="portal-test-static-")
 # The live server thread must not keep connections open across tests (test database teardown).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Tests hold locks on purpose: give up waiting quickly (production waits longer).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["OPTIONS"]["timeout"] = 2  # noqa: F405
+else:
+    DATABASES["default"]["OPTIONS"]["options"] = "-c lock_timeout=2000"  # noqa: F405

@@ -1,0 +1,208 @@
+"""The write path under faults: a database outage answers 503 (which the client retries) and
+leaves nothing half-written; replaying the same request stores nothing twice."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from experiments.models import LatestMetric, Metric, Param, Run, RunTag
+
+BATCH = {
+    "metrics": [
+        {"key": f"m{i % 10}", "value": i * 0.5, "timestamp": 1_700_000_000_000 + i, "step": i}
+        for i in range(500)
+    ]
+    + [{"key": "nan", "value": "NaN", "timestamp": 1, "step": 0}],
+    "params": [{"key": f"p{i}", "value": str(i)} for i in range(20)],
+    "tags": [{"key": f"t{i}", "value": "x"} for i in range(20)],
+}
+
+
+def _stored(run: Run) -> tuple[int, int, int, int]:
+    return (
+        Metric.objects.filter(run=run).count(),
+        LatestMetric.objects.filter(run=run).count(),
+        Param.objects.filter(run=run).count(),
+        RunTag.objects.filter(run=run).exclude(key__startswith="mlflow.").count(),
+    )
+
+
+def _post_batch(tracking: str, run_id: str) -> requests.Response:
+    return requests.post(
+        f"{tracking}/api/2.0/mlflow/runs/log-batch", json={"run_id": run_id, **BATCH}, timeout=60
+    )
+
+
+def test_replayed_batch_stores_everything_once(tracking: str, client: MlflowClient) -> None:
+    run_id = client.create_run("0").info.run_id
+    run = Run.objects.get(uuid=run_id)
+    # when the client resends a batch it already delivered (a lost response, a retry)
+    for _ in range(3):
+        response = _post_batch(tracking, run_id)
+        assert response.status_code == 200, response.text
+    # then
+    assert _stored(run) == (501, 11, 20, 20)
+
+
+@pytest.mark.postgres_only
+def test_outage_mid_batch_answers_503_and_keeps_nothing(
+    tracking: str, client: MlflowClient
+) -> None:
+    """The server's database connection dies while the batch is half written."""
+    import psycopg2
+
+    run_id = client.create_run("0").info.run_id
+    run = Run.objects.get(uuid=run_id)
+    settings = connection.settings_dict
+    blocker = psycopg2.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+    )
+    blocker.autocommit = False
+    result: dict[str, requests.Response] = {}
+    try:
+        with blocker.cursor() as cursor:
+            # Params and tags can be written; the metric insert will wait on this lock.
+            cursor.execute("LOCK TABLE experiments_metric IN ACCESS EXCLUSIVE MODE")
+        sender = threading.Thread(target=lambda: result.update(r=_post_batch(tracking, run_id)))
+        sender.start()
+        victim = None
+        deadline = time.monotonic() + 20
+        observer = psycopg2.connect(
+            dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"]
+        )
+        # Statistics views are a snapshot per transaction: poll outside of one.
+        observer.autocommit = True
+        with observer, observer.cursor() as cursor:
+            while victim is None and time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                    [settings["NAME"]],
+                )
+                row = cursor.fetchone()
+                victim = row[0] if row else None
+                time.sleep(0.05)
+            assert victim is not None, "the batch never reached the metric insert"
+            # when the database drops the server's connection mid-transaction
+            cursor.execute("SELECT pg_terminate_backend(%s)", [victim])
+        sender.join(timeout=30)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # then the client is told to retry, and nothing of the batch was kept
+    response = result["r"]
+    assert response.status_code == 503
+    assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert _stored(run) == (0, 0, 0, 0)
+    # and the client's retry stores the batch exactly once
+    assert _post_batch(tracking, run_id).status_code == 200
+    assert _stored(run) == (501, 11, 20, 20)
+
+
+def test_locked_database_answers_503_and_keeps_nothing(tracking: str, client: MlflowClient) -> None:
+    """Another writer holds the database: the request gives up with 503, not 500."""
+    run_id = client.create_run("0").info.run_id
+    run = Run.objects.get(uuid=run_id)
+    if connection.vendor == "sqlite":
+        blocker = sqlite3.connect(connection.settings_dict["NAME"], timeout=1)
+        blocker.execute("BEGIN EXCLUSIVE")
+        release = blocker.rollback
+    else:
+        import psycopg2
+
+        cfg = connection.settings_dict
+        blocker = psycopg2.connect(dbname=cfg["NAME"], user=cfg["USER"], host=cfg["HOST"])
+        cursor = blocker.cursor()
+        cursor.execute("LOCK TABLE experiments_param IN ACCESS EXCLUSIVE MODE")
+        release = blocker.rollback
+    try:
+        response = _post_batch(tracking, run_id)
+    finally:
+        release()
+        blocker.close()
+    assert response.status_code == 503
+    assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert _stored(run) == (0, 0, 0, 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server_without_database(tmp_path: Path) -> Iterator[str]:
+    """A portal process whose database cannot be reached at all."""
+    port = _free_port()
+    if connection.vendor == "sqlite":
+        database_url = f"sqlite:///{tmp_path}/missing-folder/portal.sqlite3"
+    else:
+        database_url = f"postgres://postgres@127.0.0.1:{_free_port()}/portal"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "PORTAL_VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_unreachable_database_answers_503_to_the_client(server_without_database: str) -> None:
+    response = requests.post(
+        f"{server_without_database}/api/2.0/mlflow/runs/create",
+        json={"experiment_id": "0"},
+        timeout=30,
+    )
+    assert response.status_code == 503
+    assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    # The real client treats it as transient: it retries, then reports the 503s.
+    client = MlflowClient(server_without_database)
+    with pytest.raises(MlflowException, match="too many 503 error responses"):
+        client.get_experiment_by_name("anything")
