@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from experiments.errors import InvalidInput, NotFound
@@ -22,7 +23,7 @@ from experiments.models import (
     RunTag,
     Workspace,
 )
-from experiments.validation import INT64_MAX
+from experiments.validation import INT64_MAX, INT64_MIN
 
 
 def runs_in(*, workspace: Workspace) -> QuerySet[Run]:
@@ -137,22 +138,52 @@ def decode_offset_token(token: str | None) -> int:
     return offset
 
 
+_HISTORY_SQL = (
+    f"SELECT value, timestamp, step, is_nan FROM {Metric._meta.db_table} "
+    "WHERE run_id = %s AND key = %s{after} ORDER BY timestamp, step, value, is_nan{limit}"
+)
+_AFTER = " AND (timestamp, step, value, is_nan) > (%s, %s, %s, %s)"
+
+
+def _encode_history_token(row: tuple[float, int, int, bool]) -> str:
+    value, timestamp, step, is_nan = row
+    payload = json.dumps({"after": [timestamp, step, repr(value), bool(is_nan)]})
+    return base64.urlsafe_b64encode(payload.encode()).decode()
+
+
+def _decode_history_token(token: str) -> tuple[int, int, float, bool]:
+    try:
+        timestamp, step, value, is_nan = json.loads(base64.urlsafe_b64decode(token))["after"]
+        after = (int(timestamp), int(step), float(value), bool(is_nan))
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise InvalidInput(f"Invalid page token '{token[:100]}'.") from None
+    if not (INT64_MIN <= after[0] <= INT64_MAX and INT64_MIN <= after[1] <= INT64_MAX):
+        raise InvalidInput(f"Invalid page token '{token[:100]}'.")
+    return after
+
+
 def metric_history(
     *, run: Run, key: str, max_results: int | None = None, page_token: str | None = None
-) -> tuple[list[tuple[str, float, int, int, bool]], str | None]:
-    """A page of a metric's history as (key, value, timestamp, step, is_nan) rows.
+) -> tuple[list[tuple[float, int, int, bool]], str | None]:
+    """A page of a metric's history as (value, timestamp, step, is_nan) rows.
 
-    Ordered by timestamp, step and value as MLflow orders it; `max_results=None` means all.
+    Ordered by timestamp, step and value as MLflow orders it, which is the order of the primary
+    key, so a page is one index range scan however deep it is: the page token holds the last
+    row returned, not an offset. `max_results=None` means everything.
     """
-    offset = decode_offset_token(page_token)
-    queryset = (
-        Metric.objects.filter(run_id=run.pk, key=key)
-        .order_by("timestamp", "step", "value", "is_nan")
-        .values_list("key", "value", "timestamp", "step", "is_nan")
-    )
-    if max_results is None:
-        return list(queryset[offset:]), None
-    rows = list(queryset[offset : offset + max_results + 1])
-    if len(rows) > max_results:
-        return rows[:max_results], encode_offset_token(offset + max_results)
+    params: list[object] = [run.pk, key]
+    after = ""
+    if page_token:
+        after = _AFTER
+        params.extend(_decode_history_token(page_token))
+    limit = ""
+    if max_results is not None:
+        limit = " LIMIT %s"
+        params.append(max_results + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_SQL.format(after=after, limit=limit), params)
+        rows = cursor.fetchall()
+    if max_results is not None and len(rows) > max_results:
+        rows = rows[:max_results]
+        return rows, _encode_history_token(rows[-1])
     return rows, None

@@ -33,7 +33,7 @@ def test_values_round_trip_exactly(workspace: Workspace) -> None:
     points.append(MetricPoint("v", math.nan, 5000, 99))
     run_log_batch(run=run, metrics=points)
     rows, _ = metric_history(run=run, key="v")
-    stored = [math.nan if is_nan else value for _key, value, _ts, _step, is_nan in rows]
+    stored = [math.nan if is_nan else value for value, _ts, _step, is_nan in rows]
     assert stored[:-1] == VALUES
     assert math.isnan(stored[-1])
     if connection.vendor == "postgresql":
