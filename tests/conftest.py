@@ -46,8 +46,9 @@ def tracking(live_server, workspace: Workspace) -> Iterator[str]:  # noqa: ANN00
     import mlflow
 
     uri = tracking_uri(live_server.url, workspace)
-    _reset_mlflow_client()
+    # Set the URI first: without one the client would create ./mlflow.db while resetting.
     mlflow.set_tracking_uri(uri)
+    _reset_mlflow_client()
     yield uri
     _reset_mlflow_client()
 
