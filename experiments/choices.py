@@ -45,3 +45,21 @@ class ContainerState(models.TextChoices):
 
     ACTIVE = "active", "Active"
     DELETING = "deleting", "Deleting"
+
+
+class Role(models.TextChoices):
+    """What a user may do in a resource group or workspace; each role includes the ones above."""
+
+    READER = "reader", "Reader"
+    CONTRIBUTOR = "contributor", "Contributor"
+    OWNER = "owner", "Owner"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANKS[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_ROLE_RANKS = {Role.READER: 1, Role.CONTRIBUTOR: 2, Role.OWNER: 3}

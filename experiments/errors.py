@@ -34,3 +34,11 @@ class Conflict(PortalError):
 
 class Unavailable(PortalError):
     """A dependency (the database) is unavailable; the same request may succeed later."""
+
+
+class Unauthenticated(PortalError):
+    """No credentials, or credentials that are invalid, expired or revoked."""
+
+
+class PermissionDenied(PortalError):
+    """Valid credentials that do not allow this action."""

@@ -197,6 +197,9 @@ LOGGING = {
     },
 }
 
+# Workspace tracking tokens (what the SDK hands to the mlflow client) live this long.
+TRACKING_TOKEN_LIFETIME_SECONDS = env_int("TRACKING_TOKEN_LIFETIME_SECONDS", 3600)
+
 # The public address of the portal, used in links it prints (mlflow_env). Empty means
 # http://127.0.0.1:$PORT, which is what `make run` serves.
 PORTAL_URL = os.environ.get("PORTAL_URL", "")

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 
+from experiments.choices import Role
 from experiments.models import Workspace
 from experiments.tracking import tracking_uri
-from tests.factories import make_workspace
+from tests.factories import grant, make_api_key, make_user, make_workspace
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -23,6 +26,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def workspace(transactional_db: None) -> Workspace:
     return make_workspace()
+
+
+@pytest.fixture
+def owner(workspace: Workspace) -> User:
+    """The user the `tracking` client logs as: Owner of `workspace`."""
+    user = make_user("owner")
+    grant(user, Role.OWNER, workspace=workspace)
+    return user
+
+
+@pytest.fixture
+def api_key(owner: User) -> str:
+    return make_api_key(owner)
+
+
+@pytest.fixture
+def auth_headers(api_key: str) -> dict[str, str]:
+    """Headers for raw HTTP calls to the MLflow API as `owner`."""
+    return {"Authorization": f"Bearer {api_key}"}
 
 
 def _reset_mlflow_client() -> None:
@@ -41,10 +63,14 @@ def _reset_mlflow_client() -> None:
 
 
 @pytest.fixture
-def tracking(live_server, workspace: Workspace) -> Iterator[str]:  # noqa: ANN001
-    """The real mlflow client pointed at `workspace` on a live server; yields the tracking URI."""
+def tracking(
+    live_server: Any, workspace: Workspace, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The real mlflow client pointed at `workspace` on a live server, signed in as `owner`
+    through MLFLOW_TRACKING_TOKEN; yields the tracking URI."""
     import mlflow
 
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", api_key)
     uri = tracking_uri(live_server.url, workspace)
     # Set the URI first: without one the client would create ./mlflow.db while resetting.
     mlflow.set_tracking_uri(uri)

@@ -1,8 +1,9 @@
-"""The one way an MLflow API view is reached: method check, workspace scope, error mapping.
+"""The one way an MLflow API view is reached: method check, authentication, workspace scope
+and role, error mapping.
 
 A view decorated with `endpoint` receives the resolved Workspace as its second argument and
-returns a dict (sent as JSON) or a response. It cannot be reached without a workspace, and
-writes cannot reach a workspace that refuses them.
+returns a dict (sent as JSON) or a response. It cannot be reached without credentials and a
+role in the workspace, and writes cannot reach a workspace that refuses them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from experiments.choices import Role
 from experiments.errors import PortalError
+from experiments.mlflow.auth import authenticate_request, authorize
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.models import Workspace
 
@@ -38,9 +41,14 @@ def json_response(payload: Any, status: int = 200) -> HttpResponse:
 
 def resolve_workspace(
     request: HttpRequest, group_name: str | None, workspace_name: str | None
-) -> Workspace:
-    """The workspace a request addresses: by its URI prefix, or by MLflow's workspace header."""
+) -> tuple[Workspace | None, str]:
+    """The workspace a request addresses (None if there is none) and how the request named it.
+
+    By its tracking URI prefix, or at the root by MLflow's workspace header (the `default`
+    workspace without one). Whether the caller may see it is `auth.authorize`'s decision.
+    """
     header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
+    workspaces = Workspace.objects.select_related("resource_group")
     if workspace_name is not None:
         if header and header != workspace_name:
             raise MlflowError.invalid(
@@ -48,29 +56,10 @@ def resolve_workspace(
                 f"URI addresses workspace '{workspace_name}'. Unset MLFLOW_WORKSPACE or make "
                 "them agree."
             )
-        workspace = (
-            Workspace.objects.select_related("resource_group")
-            .filter(name=workspace_name, resource_group__name=group_name)
-            .first()
-        )
-        if workspace is None:
-            raise MlflowError(
-                "RESOURCE_DOES_NOT_EXIST",
-                f"Workspace '{group_name}/{workspace_name}' does not exist.",
-            )
-        return workspace
+        workspace = workspaces.filter(name=workspace_name, resource_group__name=group_name).first()
+        return workspace, f"{group_name}/{workspace_name}"
     name = header or DEFAULT_WORKSPACE_NAME
-    workspace = Workspace.objects.select_related("resource_group").filter(name=name).first()
-    if workspace is None:
-        if not header:
-            raise MlflowError(
-                "RESOURCE_DOES_NOT_EXIST",
-                f"No workspace was named and the '{DEFAULT_WORKSPACE_NAME}' workspace does not "
-                "exist. Use a workspace tracking URI (see `manage.py mlflow_env`) or set "
-                "MLFLOW_WORKSPACE.",
-            )
-        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Workspace '{name}' does not exist.")
-    return workspace
+    return workspaces.filter(name=name).first(), name
 
 
 def _require_writable(workspace: Workspace) -> None:
@@ -131,9 +120,14 @@ def endpoint(*methods: str, write: bool = False) -> Callable[[View], View]:
                     f"use {', '.join(sorted(allowed))}.",
                     status=405,
                 )
-            resolved = resolve_workspace(request, group, workspace)
-            if write and request.method != "GET":
+            principal = authenticate_request(request)
+            resolved, label = resolve_workspace(request, group, workspace)
+            writing = write and request.method != "GET"
+            authorize(principal, resolved, Role.CONTRIBUTOR if writing else Role.READER, label)
+            assert resolved is not None  # authorize refuses a missing workspace
+            if writing:
                 _require_writable(resolved)
+            request.principal = principal  # type: ignore[attr-defined]
             result = view(request, resolved, **kwargs)
             if isinstance(result, HttpResponseBase):
                 return result

@@ -24,6 +24,8 @@ CODE_BY_ERROR = {
     errors.AlreadyExists: "RESOURCE_ALREADY_EXISTS",
     errors.Conflict: "RESOURCE_CONFLICT",
     errors.Unavailable: "TEMPORARILY_UNAVAILABLE",
+    errors.Unauthenticated: "UNAUTHENTICATED",
+    errors.PermissionDenied: "PERMISSION_DENIED",
 }
 
 
@@ -49,4 +51,9 @@ class MlflowError(Exception):
 
 
 def error_response(error: MlflowError) -> JsonResponse:
-    return JsonResponse({"error_code": error.code, "message": error.message}, status=error.status)
+    response = JsonResponse(
+        {"error_code": error.code, "message": error.message}, status=error.status
+    )
+    if error.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="mlflow"'
+    return response

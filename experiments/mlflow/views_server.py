@@ -7,14 +7,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from experiments.choices import ContainerState
-from experiments.errors import Conflict, NotFound
+from experiments.choices import Role
+from experiments.errors import Conflict, PermissionDenied
+from experiments.mlflow.auth import authenticate_request, authorize
 from experiments.mlflow.endpoint import DEFAULT_WORKSPACE_NAME, handle_errors, json_response
 from experiments.mlflow.errors import MlflowError
 from experiments.mlflow.parsing import RequestFields
 from experiments.mlflow.wire import workspace_message
 from experiments.models import ResourceGroup, Run, Workspace
 from experiments.models.groups import workspace_name_problem
+from experiments.selectors.access import group_role, readable_workspaces
+from experiments.services.access import role_assign
 from experiments.services.workspaces import resource_group_create, workspace_create
 
 MLFLOW_COMPATIBLE_VERSION = "3.17.2"
@@ -58,20 +61,14 @@ def tracking_home(request: HttpRequest, group: str, workspace: str) -> HttpRespo
     )
 
 
-def _workspace_named(name: str) -> Workspace:
-    if name != DEFAULT_WORKSPACE_NAME and (problem := workspace_name_problem(name)):
-        raise MlflowError.invalid(problem)
-    workspace = Workspace.objects.filter(name=name).first()
-    if workspace is None:
-        raise NotFound(f"Workspace '{name}' not found.")
-    return workspace
-
-
 @csrf_exempt
 @handle_errors
 def workspaces(request: HttpRequest) -> HttpResponse:
+    principal = authenticate_request(request)
     if request.method == "GET":
-        listed = Workspace.objects.filter(state=ContainerState.ACTIVE).order_by("name")
+        listed = readable_workspaces(principal.user).order_by("name")
+        if principal.workspace_id is not None:
+            listed = listed.filter(pk=principal.workspace_id)
         return json_response({"workspaces": [workspace_message(w) for w in listed]})
     if request.method != "POST":
         raise MlflowError("BAD_REQUEST", f"Method {request.method} is not allowed.", status=405)
@@ -88,16 +85,29 @@ def workspaces(request: HttpRequest) -> HttpResponse:
     group = ResourceGroup.objects.filter(name=NATIVE_WORKSPACES_GROUP).first()
     if group is None:
         group = resource_group_create(name=NATIVE_WORKSPACES_GROUP)
-    workspace = workspace_create(
-        resource_group=group, name=name, description=fields.string("description")
-    )
+    if principal.workspace_id is not None or not (
+        principal.user.is_superuser or group_role(principal.user, group) == Role.OWNER
+    ):
+        raise PermissionDenied(
+            f"Creating workspaces needs the Owner role on resource group '{group.name}'."
+        )
+    with transaction.atomic():
+        workspace = workspace_create(
+            resource_group=group, name=name, description=fields.string("description")
+        )
+        role_assign(user=principal.user, workspace=workspace, role=Role.OWNER)
     return json_response({"workspace": workspace_message(workspace)}, status=201)
 
 
 @csrf_exempt
 @handle_errors
 def workspace_detail(request: HttpRequest, name: str) -> HttpResponse:
-    workspace = _workspace_named(name)
+    principal = authenticate_request(request)
+    if name != DEFAULT_WORKSPACE_NAME and (problem := workspace_name_problem(name)):
+        raise MlflowError.invalid(problem)
+    workspace = Workspace.objects.select_related("resource_group").filter(name=name).first()
+    authorize(principal, workspace, Role.READER if request.method == "GET" else Role.OWNER, name)
+    assert workspace is not None  # authorize refuses a missing workspace
     if request.method == "GET":
         return json_response({"workspace": workspace_message(workspace)})
     if request.method == "PATCH":

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from experiments.models.access import ApiKey, RoleAssignment, TrackingToken
 from experiments.models.experiments import (
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_EXPERIMENT_WIRE_ID,
@@ -29,6 +30,7 @@ from experiments.models.runs import (
 __all__ = [
     "DEFAULT_EXPERIMENT_NAME",
     "DEFAULT_EXPERIMENT_WIRE_ID",
+    "ApiKey",
     "Dataset",
     "Experiment",
     "ExperimentTag",
@@ -41,10 +43,12 @@ __all__ = [
     "Metric",
     "Param",
     "ResourceGroup",
+    "RoleAssignment",
     "Run",
     "RunInput",
     "RunModelInput",
     "RunModelOutput",
     "RunTag",
+    "TrackingToken",
     "Workspace",
 ]

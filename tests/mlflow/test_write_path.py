@@ -43,7 +43,10 @@ def _stored(run: Run) -> tuple[int, int, int, int]:
 
 def _post_batch(tracking: str, run_id: str) -> requests.Response:
     return requests.post(
-        f"{tracking}/api/2.0/mlflow/runs/log-batch", json={"run_id": run_id, **BATCH}, timeout=60
+        f"{tracking}/api/2.0/mlflow/runs/log-batch",
+        json={"run_id": run_id, **BATCH},
+        headers={"Authorization": f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"},
+        timeout=60,
     )
 
 
@@ -184,9 +187,9 @@ def server_without_database(tmp_path: Path) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=1)
+                requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         yield url
     finally:
@@ -194,15 +197,19 @@ def server_without_database(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def test_unreachable_database_answers_503_to_the_client(server_without_database: str) -> None:
+def test_unreachable_database_answers_503_to_the_client(
+    server_without_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     response = requests.post(
         f"{server_without_database}/api/2.0/mlflow/runs/create",
         json={"experiment_id": "0"},
+        headers={"Authorization": "Bearer pak_anything"},
         timeout=30,
     )
     assert response.status_code == 503
     assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     # The real client treats it as transient: it retries, then reports the 503s.
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "pak_anything")
     client = MlflowClient(server_without_database)
     with pytest.raises(MlflowException, match="too many 503 error responses"):
         client.get_experiment_by_name("anything")

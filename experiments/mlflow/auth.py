@@ -1,0 +1,66 @@
+"""Credentials the mlflow client sends, and what they allow in a workspace.
+
+`MLFLOW_TRACKING_TOKEN` arrives as `Authorization: Bearer <token>`;
+`MLFLOW_TRACKING_USERNAME` + `MLFLOW_TRACKING_PASSWORD` as Basic, with a token as the password.
+A token is a personal API key (every workspace its user may see) or a tracking token (one
+workspace). A caller without any role in a workspace is told it does not exist, whether it does
+or not, so that outsiders learn nothing about other workspaces.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.http import HttpRequest
+
+from experiments.choices import Role
+from experiments.errors import NotFound, PermissionDenied, Unauthenticated
+from experiments.models import Workspace
+from experiments.selectors.access import Principal, authenticate_secret, role_on_workspace
+
+MISSING_CREDENTIALS = (
+    "Authentication required. Set MLFLOW_TRACKING_TOKEN to an API key or a workspace tracking "
+    "token (or MLFLOW_TRACKING_USERNAME and a token as MLFLOW_TRACKING_PASSWORD)."
+)
+BAD_CREDENTIALS = "The credentials are invalid, expired or revoked."
+
+
+def authenticate_request(request: HttpRequest) -> Principal:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise Unauthenticated(MISSING_CREDENTIALS)
+    scheme, _, credentials = header.partition(" ")
+    username: str | None = None
+    if scheme.lower() == "bearer":
+        secret = credentials.strip()
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated(BAD_CREDENTIALS) from None
+        username, _, secret = decoded.partition(":")
+    else:
+        raise Unauthenticated(MISSING_CREDENTIALS)
+    principal = authenticate_secret(secret)
+    if principal is None or (username is not None and username != principal.user.get_username()):
+        raise Unauthenticated(BAD_CREDENTIALS)
+    return principal
+
+
+def authorize(principal: Principal, workspace: Workspace | None, needed: Role, label: str) -> Role:
+    """The caller's role in the workspace, if it allows `needed`.
+
+    `label` names the workspace as the caller addressed it; a workspace that does not exist and
+    one the caller may not see get the same answer.
+    """
+    role = None
+    if workspace is not None and principal.workspace_id in (None, workspace.pk):
+        role = role_on_workspace(principal.user, workspace)
+    if role is None:
+        raise NotFound(f"Workspace '{label}' does not exist.")
+    if not role.allows(needed):
+        raise PermissionDenied(
+            f"Your role in workspace '{label}' is {role.label}; this needs {needed.label}."
+        )
+    return role
