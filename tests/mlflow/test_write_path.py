@@ -184,9 +184,9 @@ def server_without_database(tmp_path: Path) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=1)
+                requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         yield url
     finally:
