@@ -373,6 +373,34 @@ def test_a_run_folder_that_is_a_link_out_of_the_root_is_never_followed(
             assert_refused(sandbox, sandbox.request(addressing, method, raw_path), before)
 
 
+def test_paths_the_file_system_cannot_hold_are_client_errors(
+    sandbox: Sandbox, subtests: pytest.Subtests
+) -> None:
+    run, long_name = sandbox.run_path, "n" * 300
+    before = snapshot(sandbox.folder)
+    for method, raw_path in [
+        ("PUT", f"{run}/{long_name}"),
+        ("PUT", f"{run}/model/weights.bin/child"),
+        ("PUT", f"{run}/model"),
+        ("GET", f"{run}/{long_name}"),
+        ("GET", f"{run}/model/weights.bin/child"),
+        ("GET", f"{run}/model"),
+    ]:
+        with subtests.test(method=method, path=raw_path[-40:]):
+            assert_refused(sandbox, sandbox.request("tracking-uri", method, raw_path), before)
+    # Nothing is there to list or delete: answered like any missing path.
+    for method, raw_path in [
+        ("LIST", f"{run}/{long_name}"),
+        ("LIST", f"{run}/model/weights.bin/child"),
+        ("DELETE", f"{run}/{long_name}"),
+        ("DELETE", f"{run}/model/weights.bin/child"),
+    ]:
+        with subtests.test(method=method, path=raw_path[-40:]):
+            response = sandbox.request("tracking-uri", method, raw_path)
+            assert (response.status, response.json()) == (200, {})
+            assert snapshot(sandbox.folder) == before
+
+
 def test_workspace_header_cannot_point_a_tracking_uri_elsewhere(sandbox: Sandbox) -> None:
     other = make_workspace()
     prefix = urlsplit(tracking_uri(sandbox.base_url, sandbox.workspace)).path
