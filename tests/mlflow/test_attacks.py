@@ -34,6 +34,7 @@ from experiments.tracking import tracking_uri
 from tests.factories import make_experiment, make_run, make_workspace
 from tests.mlflow.raw_http import RawResponse, assert_client_error, assert_mlflow_error, send
 
+API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 ADDRESSING = ["tracking-uri", "workspace-header"]
 # From a run's folder (<root>/workspaces/<pk>/runs/<uuid>) five `..` reach the sandbox.
@@ -208,58 +209,52 @@ def attack_paths(sandbox: Sandbox, *, system_targets: bool) -> list[tuple[str, s
         ("other-workspace-run", f"{sandbox.other_run_path}/model/weights.bin"),
         ("swapped-experiment-id", f"{sandbox.swapped_run_path}/model/weights.bin"),
         ("default-experiment-id", f"0/{run_id}/artifacts/model/weights.bin"),
+        ("dotdot-from-model", f"{sandbox.model_path}/{up}etc/passwd"),
+        ("unknown-model", f"{exp}/models/m-{'0' * 32}/artifacts/MLmodel"),
+        ("model-id-with-dotdot", f"{exp}/models/..%2f..%2f{run_id}/artifacts/MLmodel"),
     ]
 
 
-@pytest.mark.parametrize("addressing", ADDRESSING)
-@pytest.mark.parametrize("method", ["GET", "LIST"])
+# Addressings and methods are subtests rather than parameters: one database flush per matrix.
+
+
 def test_reads_of_attack_paths_are_refused(
-    sandbox: Sandbox,
-    addressing: str,
-    method: str,
-    subtests: pytest.Subtests,
-    real_passwd: bytes,
+    sandbox: Sandbox, subtests: pytest.Subtests, real_passwd: bytes
 ) -> None:
-    for name, raw_path in attack_paths(sandbox, system_targets=True):
-        with subtests.test(name, path=raw_path):
-            before = snapshot(sandbox.folder)
-            response = sandbox.request(addressing, method, raw_path)
-            assert_refused(sandbox, response, before)
+    for addressing in ADDRESSING:
+        for method in ("GET", "LIST"):
+            for name, raw_path in attack_paths(sandbox, system_targets=True):
+                with subtests.test(name, addressing=addressing, method=method, path=raw_path):
+                    before = snapshot(sandbox.folder)
+                    response = sandbox.request(addressing, method, raw_path)
+                    assert_refused(sandbox, response, before)
 
 
-@pytest.mark.parametrize("addressing", ADDRESSING)
-@pytest.mark.parametrize("method", ["PUT", "DELETE"])
-def test_writes_to_attack_paths_are_refused(
-    sandbox: Sandbox,
-    addressing: str,
-    method: str,
-    subtests: pytest.Subtests,
-) -> None:
-    for name, raw_path in attack_paths(sandbox, system_targets=False):
-        with subtests.test(name, path=raw_path):
-            before = snapshot(sandbox.folder)
-            response = sandbox.request(addressing, method, raw_path)
-            assert_refused(sandbox, response, before)
+def test_writes_to_attack_paths_are_refused(sandbox: Sandbox, subtests: pytest.Subtests) -> None:
+    for addressing in ADDRESSING:
+        for method in ("PUT", "DELETE"):
+            for name, raw_path in attack_paths(sandbox, system_targets=False):
+                with subtests.test(name, addressing=addressing, method=method, path=raw_path):
+                    before = snapshot(sandbox.folder)
+                    response = sandbox.request(addressing, method, raw_path)
+                    assert_refused(sandbox, response, before)
 
 
-@pytest.mark.parametrize("addressing", ADDRESSING)
-def test_the_attack_setup_reaches_stored_files(sandbox: Sandbox, addressing: str) -> None:
+def test_the_attack_setup_reaches_stored_files(sandbox: Sandbox) -> None:
     """The requests above are refused for their paths, not because the setup is broken."""
     path = f"{sandbox.run_path}/model/weights.bin"
-    assert sandbox.request(addressing, "GET", path).body == STORED
-    listing = sandbox.request(addressing, "LIST", f"{sandbox.run_path}/model").json()
-    assert listing == {"files": [{"path": "weights.bin", "is_dir": False, "file_size": 14}]}
-    assert sandbox.request(addressing, "PUT", f"{sandbox.run_path}/new.txt").status == 200
-    assert (sandbox.run_dir / "new.txt").read_bytes() == b"attacker bytes"
-    assert sandbox.request(addressing, "DELETE", f"{sandbox.run_path}/new.txt").status == 200
-    assert not (sandbox.run_dir / "new.txt").exists()
+    for addressing in ADDRESSING:
+        assert sandbox.request(addressing, "GET", path).body == STORED
+        listing = sandbox.request(addressing, "LIST", f"{sandbox.run_path}/model").json()
+        assert listing == {"files": [{"path": "weights.bin", "is_dir": False, "file_size": 14}]}
+        assert sandbox.request(addressing, "PUT", f"{sandbox.run_path}/new.txt").status == 200
+        assert (sandbox.run_dir / "new.txt").read_bytes() == b"attacker bytes"
+        assert sandbox.request(addressing, "DELETE", f"{sandbox.run_path}/new.txt").status == 200
+        assert not (sandbox.run_dir / "new.txt").exists()
 
 
-@pytest.mark.parametrize("addressing", ADDRESSING)
 def test_shared_and_owner_roots_cannot_be_deleted(
-    sandbox: Sandbox,
-    addressing: str,
-    subtests: pytest.Subtests,
+    sandbox: Sandbox, subtests: pytest.Subtests
 ) -> None:
     exp, run_id = sandbox.experiment.wire_id, sandbox.run_id
     before = snapshot(sandbox.folder)
@@ -282,12 +277,55 @@ def test_shared_and_owner_roots_cannot_be_deleted(
         sandbox.model_path,
         f"{sandbox.model_path}/",
     ]
-    for raw_path in roots:
+    for addressing in ADDRESSING:
+        for raw_path in roots:
+            with subtests.test(addressing=addressing, path=raw_path):
+                response = sandbox.request(addressing, "DELETE", raw_path)
+                assert_refused(sandbox, response, before)
+        with subtests.test(addressing=addressing, path="(no trailing slash)"):
+            url, headers = sandbox.address(addressing)
+            response = send(sandbox.base_url, "DELETE", url, headers=headers)
+            assert_refused(sandbox, response, before)
+
+
+def test_run_artifact_listing_refuses_attack_paths(
+    sandbox: Sandbox, subtests: pytest.Subtests
+) -> None:
+    """artifacts/list takes a path relative to the run's folder."""
+    (sandbox.run_dir / "escape").symlink_to(sandbox.canary.parent, target_is_directory=True)
+    prefix = urlsplit(tracking_uri(sandbox.base_url, sandbox.workspace)).path
+    before = snapshot(sandbox.folder)
+    for raw_path in [
+        f"{UP_TO_SANDBOX}etc",
+        "..%2f..%2f..%2f..%2f..%2fetc",
+        "%252e%252e%252f%252e%252e%252f",
+        "..\\..\\etc",
+        "/etc",
+        str(sandbox.canary.parent),
+        "C:\\Windows",
+        "file:///etc",
+        "//proc/self/root/etc",
+        "http:///#/../../etc/",
+        "a#b",
+        "model%00",
+        ".",
+        "./model",
+        "model/../..",
+        "model//x",
+        "escape",
+    ]:
         with subtests.test(path=raw_path):
-            assert_refused(sandbox, sandbox.request(addressing, "DELETE", raw_path), before)
-    with subtests.test(path="(no trailing slash)"):
-        url, headers = sandbox.address(addressing)
-        assert_refused(sandbox, send(sandbox.base_url, "DELETE", url, headers=headers), before)
+            url = f"{prefix}{API}/artifacts/list?run_id={sandbox.run_id}&path={raw_path}"
+            assert_refused(sandbox, send(sandbox.base_url, "GET", url), before)
+    with subtests.test("other workspace's run"):
+        other_run_id = sandbox.other_run_path.split("/")[1]
+        url = f"{prefix}{API}/artifacts/list?run_id={other_run_id}&path=model"
+        response = send(sandbox.base_url, "GET", url)
+        assert_mlflow_error(response, 404, "RESOURCE_DOES_NOT_EXIST")
+    with subtests.test("the run's own listing"):
+        url = f"{prefix}{API}/artifacts/list?run_id={sandbox.run_id}&path=model"
+        files = send(sandbox.base_url, "GET", url).json()["files"]
+        assert files == [{"path": "model/weights.bin", "is_dir": False, "file_size": len(STORED)}]
 
 
 @pytest.mark.parametrize("addressing", ADDRESSING)

@@ -82,6 +82,14 @@ def stored_state(client: MlflowClient, run_id: str) -> dict[str, Any]:
     }
 
 
+def pair(key: str, value: str = "v") -> dict[str, str]:
+    return {"key": key, "value": value}
+
+
+def pairs(count: int, prefix: str) -> list[dict[str, str]]:
+    return [pair(f"{prefix}{i}") for i in range(count)]
+
+
 # --- keys ------------------------------------------------------------------------------------
 
 BAD_KEYS = {
@@ -199,6 +207,47 @@ def test_long_param_and_tag_values_are_truncated_like_mlflow(
     assert other.data.tags["t3"] == "t" * 8000
 
 
+def test_params_are_immutable(tracking: str, client: MlflowClient, run_id: str) -> None:
+    param = {"run_id": run_id, "key": "lr", "value": "0.1"}
+    assert_ok(post(tracking, "runs/log-parameter", param))
+    assert_ok(post(tracking, "runs/log-parameter", param))
+    changed = post(tracking, "runs/log-parameter", {**param, "value": "0.2"})
+    assert_error(changed, says="Changing param values is not allowed")
+    batch = {"run_id": run_id, "params": [{"key": "lr", "value": "0.3"}], "tags": [pair("t")]}
+    assert_error(post(tracking, "runs/log-batch", batch), says="Changing param values")
+    data = client.get_run(run_id).data
+    assert data.params == {"lr": "0.1"}
+    assert "t" not in data.tags
+
+
+def test_writes_to_deleted_runs_and_experiments_are_refused(
+    tracking: str, client: MlflowClient, run_id: str, subtests: pytest.Subtests
+) -> None:
+    experiment_id = client.create_experiment("retired")
+    retired_run = client.create_run(experiment_id).info.run_id
+    client.delete_run(run_id)
+    client.delete_experiment(experiment_id)
+    before = stored_state(client, run_id)
+    for target in (run_id, retired_run):
+        for endpoint, body in {
+            "runs/log-metric": {"key": "m", "value": 1, "timestamp": 1},
+            "runs/log-parameter": pair("p"),
+            "runs/set-tag": pair("t"),
+            "runs/log-batch": {"tags": [pair("t")]},
+            "runs/update": {"status": "FINISHED"},
+        }.items():
+            with subtests.test(endpoint=endpoint, run=target == run_id):
+                assert_error(post(tracking, endpoint, {"run_id": target, **body}))
+    for endpoint, body in {
+        "runs/create": {"experiment_id": experiment_id},
+        "experiments/set-experiment-tag": {"experiment_id": experiment_id, **pair("t")},
+        "experiments/update": {"experiment_id": experiment_id, "new_name": "revived"},
+    }.items():
+        with subtests.test(endpoint=endpoint):
+            assert_error(post(tracking, endpoint, body))
+    assert stored_state(client, run_id) == before
+
+
 def test_experiment_tag_values_over_20000_characters_are_refused(
     tracking: str, client: MlflowClient, run_id: str
 ) -> None:
@@ -262,10 +311,6 @@ def test_experiment_names_up_to_500_characters_are_accepted(
 
 def metrics(count: int, prefix: str = "m") -> list[dict[str, Any]]:
     return [{"key": f"{prefix}{i}", "value": i, "timestamp": 1, "step": 0} for i in range(count)]
-
-
-def pairs(count: int, prefix: str) -> list[dict[str, str]]:
-    return [{"key": f"{prefix}{i}", "value": "v"} for i in range(count)]
 
 
 def test_batches_over_the_limits_store_nothing(
