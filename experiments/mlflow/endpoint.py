@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from experiments.errors import PortalError
 from experiments.mlflow.errors import MlflowError, error_response
+from experiments.mlflow.parsing import require_storable
 from experiments.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def endpoint(*methods: str, write: bool = False) -> Callable[[View], View]:
                     f"use {', '.join(sorted(allowed))}.",
                     status=405,
                 )
+            # Names from the URL and the workspace header reach database lookups.
+            require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])
             resolved = resolve_workspace(request, group, workspace)
             if write and request.method != "GET":
                 _require_writable(resolved)

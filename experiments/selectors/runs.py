@@ -130,10 +130,11 @@ def decode_offset_token(token: str | None) -> int:
         return 0
     try:
         payload = json.loads(base64.b64decode(token, validate=True))
-        offset = int(payload["offset"])
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        raise InvalidInput(f"Invalid page token '{token[:100]}'.") from None
-    if not 0 <= offset <= INT64_MAX:
+    except (binascii.Error, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        payload = None
+    offset = payload.get("offset") if isinstance(payload, dict) else None
+    # Exactly an int: json gives floats (also inf and NaN) and bools for other tokens.
+    if type(offset) is not int or not 0 <= offset <= INT64_MAX:
         raise InvalidInput(f"Invalid page token '{token[:100]}'.")
     return offset
 

@@ -34,8 +34,10 @@ from experiments.validation import (
     MAX_DATASET_PROFILE_SIZE,
     MAX_DATASET_SCHEMA_SIZE,
     MAX_DATASET_SOURCE_SIZE,
+    MAX_DATASET_SOURCE_TYPE_SIZE,
     MAX_INPUT_TAG_KEY_SIZE,
     MAX_INPUT_TAG_VALUE_SIZE,
+    MAX_MODEL_ID_LENGTH,
     MAX_PARAM_VAL_LENGTH,
     MAX_TAG_VAL_LENGTH,
     MAX_USER_ID_LENGTH,
@@ -222,6 +224,13 @@ def _model_metric_objects(run: Run, metrics: Sequence[MetricPoint]) -> list[Logg
     model_ids = {m.model_id for m in metrics if m.model_id}
     if not model_ids:
         return []
+    for index, metric in enumerate(metrics):
+        validate_length(
+            f"metrics[{index}].dataset_name", metric.dataset_name or "", MAX_DATASET_NAME_SIZE
+        )
+        validate_length(
+            f"metrics[{index}].dataset_digest", metric.dataset_digest or "", MAX_DATASET_DIGEST_SIZE
+        )
     models = {
         model.model_id: model
         for model in LoggedModel.objects.filter(
@@ -337,6 +346,7 @@ def _validate_dataset(spec: DatasetSpec, path: str) -> None:
     for field, limit in (
         ("name", MAX_DATASET_NAME_SIZE),
         ("digest", MAX_DATASET_DIGEST_SIZE),
+        ("source_type", MAX_DATASET_SOURCE_TYPE_SIZE),
         ("source", MAX_DATASET_SOURCE_SIZE),
         ("schema", MAX_DATASET_SCHEMA_SIZE),
         ("profile", MAX_DATASET_PROFILE_SIZE),
@@ -354,6 +364,8 @@ def run_log_inputs(
     _require_active(run)
     for index, spec in enumerate(datasets):
         _validate_dataset(spec, f"datasets[{index}].dataset")
+    for index, model_id in enumerate(model_ids):
+        validate_length(f"models[{index}].model_id", model_id, MAX_MODEL_ID_LENGTH)
     with transaction.atomic():
         for spec in datasets:
             dataset, _ = Dataset.objects.get_or_create(
