@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -58,6 +59,10 @@ def require_storable(data: object) -> None:
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
+
+
+# `\u0000`, a surrogate escape, or UTF-8 bytes of a surrogate (json.loads lets them through).
+_MAY_HOLD_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\xed[\xa0-\xbf]")
 
 
 def missing(path: str) -> MlflowError:
@@ -151,7 +156,11 @@ class RequestFields:
             raise MlflowError.invalid("Malformed JSON request body: nested too deeply.") from None
         if not isinstance(data, dict):
             raise MlflowError.invalid("The request body must be a JSON object.")
-        require_storable(data)
+        if _MAY_HOLD_UNSTORABLE.search(body) or not body.lstrip().startswith(b"{"):
+            # Walking a 1,000-metric batch costs more than parsing it: only bodies that could
+            # hold a NUL or a lone surrogate (an escape, raw surrogate bytes, a double-encoded
+            # or non-UTF-8 body) are walked.
+            require_storable(data)
         return cls(data)
 
     def has(self, name: str) -> bool:

@@ -561,7 +561,9 @@ def test_the_largest_page_offset_is_an_empty_last_page(
             assert "next_page_token" not in response.json()
             assert not any(isinstance(v, list) and v for v in response.json().values())
     with subtests.test(endpoint="metrics/get-history"):
-        params = {"run_id": run_id, "metric_key": "loss", "page_token": token, "max_results": "5"}
+        # History pages resume after the last point they returned, not at an offset.
+        last = encoded(f'{{"after": [{INT64_MAX}, {INT64_MAX}, "inf", true]}}')
+        params = {"run_id": run_id, "metric_key": "loss", "page_token": last, "max_results": "5"}
         response = get(tracking, "metrics/get-history", params)
         assert_ok(response)
         assert response.json().get("metrics", []) == []
