@@ -261,8 +261,6 @@ def experiments_search(
         if clause.kind == "tag":
             queryset = queryset.filter(_key_value_exists(ExperimentTag, "experiment", clause))
         elif clause.key == "experiment_id":
-            if clause.comparator not in ("=", "!=", "IN", "NOT IN"):
-                raise InvalidInput(f"Invalid comparator for experiment_id: {clause.comparator}")
             value = _experiment_id_value(clause.value)
             queryset = queryset.filter(_compare("_wire_pk", clause.comparator, value))
         else:
