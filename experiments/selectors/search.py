@@ -84,11 +84,15 @@ def validate_max_results(max_results: int) -> None:
 
 
 def _compare(field: str, comparator: str, value: Any) -> Q:
-    """`field <comparator> value` as a Q object."""
+    """`field <comparator> value` as a Q object.
+
+    A missing value (NULL, such as the end_time of a running run) matches no comparison, as
+    in SQL and MLflow; Django's negation alone would let NULL rows through `!=` and NOT IN.
+    """
     if comparator == "!=":
-        return ~Q(**{field: value})
+        return ~Q(**{field: value}) & Q(**{f"{field}__isnull": False})
     if comparator == "NOT IN":
-        return ~Q(**{f"{field}__in": value})
+        return ~Q(**{f"{field}__in": value}) & Q(**{f"{field}__isnull": False})
     return Q(**{f"{field}__{_OPERATORS[comparator]}": value})
 
 
