@@ -70,25 +70,26 @@ def test_missing_objects_are_resource_does_not_exist(tracking: str, client: Mlfl
     assert body["message"] == "Could not find experiment with name 'absent'"
 
 
-@pytest.mark.parametrize(
-    "metric",
-    [
-        Metric("../x", 1.0, 1, 0),
-        Metric("/absolute", 1.0, 1, 0),
-        Metric("a//b", 1.0, 1, 0),
-        Metric("bad|char", 1.0, 1, 0),
-        Metric("k" * 251, 1.0, 1, 0),
-        Metric("m", 1.0, -1, 0),
-        # Steps outside int64 are refused by the client itself; the raw tests send them.
-    ],
-)
+INVALID_METRICS = [
+    Metric("../x", 1.0, 1, 0),
+    Metric("/absolute", 1.0, 1, 0),
+    Metric("a//b", 1.0, 1, 0),
+    Metric("bad|char", 1.0, 1, 0),
+    Metric("k" * 251, 1.0, 1, 0),
+    Metric("m", 1.0, -1, 0),
+    # Steps outside int64 are refused by the client itself; the raw tests send them.
+]
+
+
 def test_invalid_metric_is_invalid_parameter_value(
-    client: MlflowClient, run_id: str, metric: Metric
+    subtests: pytest.Subtests, client: MlflowClient, run_id: str
 ) -> None:
-    with pytest.raises(MlflowException) as raised:
-        client.log_batch(run_id, metrics=[metric])
-    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert client.get_run(run_id).data.metrics == {}
+    for metric in INVALID_METRICS:
+        with subtests.test(key=metric.key[:20], timestamp=metric.timestamp):
+            with pytest.raises(MlflowException) as raised:
+                client.log_batch(run_id, metrics=[metric])
+            assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+            assert client.get_run(run_id).data.metrics == {}
 
 
 def test_invalid_params_and_tags(client: MlflowClient, run_id: str) -> None:
@@ -104,85 +105,92 @@ def test_invalid_params_and_tags(client: MlflowClient, run_id: str) -> None:
         assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
-@pytest.mark.parametrize(
-    ("path", "body"),
-    [
-        ("runs/log-metric", {"key": "m", "value": "abc", "timestamp": 1, "step": 0}),
-        ("runs/log-metric", {"key": "m", "value": True, "timestamp": 1, "step": 0}),
-        ("runs/log-metric", {"key": "m", "value": [1], "timestamp": 1, "step": 0}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": -5, "step": 0}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": "yesterday", "step": 0}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1.5, "step": 0}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": 2**63}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": -(2**63) - 1}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 2**63, "step": 0}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": "1e400"}),
-        ("runs/log-metric", {"value": 1, "timestamp": 1}),
-        ("runs/log-metric", {"key": "m", "timestamp": 1}),
-        ("runs/log-metric", {"key": "m", "value": 1}),
-        ("runs/log-metric", {"key": 5, "value": 1, "timestamp": 1}),
-        ("runs/log-batch", {"metrics": "not-a-list"}),
-        ("runs/log-batch", {"metrics": ["not-an-object"]}),
-        ("runs/log-batch", {"params": [{"value": "no key"}]}),
-        ("runs/log-batch", {"tags": [{"key": "k", "value": 5}]}),
-        ("runs/log-parameter", {"value": "no key"}),
-        ("runs/set-tag", {"key": 7, "value": "v"}),
-        ("runs/update", {"status": "SLEEPING"}),
-        ("runs/update", {"end_time": "later"}),
-    ],
-)
+MALFORMED_RUN_WRITES: list[tuple[str, dict[str, Any]]] = [
+    ("runs/log-metric", {"key": "m", "value": "abc", "timestamp": 1, "step": 0}),
+    ("runs/log-metric", {"key": "m", "value": True, "timestamp": 1, "step": 0}),
+    ("runs/log-metric", {"key": "m", "value": [1], "timestamp": 1, "step": 0}),
+    ("runs/log-metric", {"key": "m", "value": 1, "timestamp": -5, "step": 0}),
+    ("runs/log-metric", {"key": "m", "value": 1, "timestamp": "yesterday", "step": 0}),
+    ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1.5, "step": 0}),
+    ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": 2**63}),
+    ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": -(2**63) - 1}),
+    ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 2**63, "step": 0}),
+    ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": "1e400"}),
+    ("runs/log-metric", {"value": 1, "timestamp": 1}),
+    ("runs/log-metric", {"key": "m", "timestamp": 1}),
+    ("runs/log-metric", {"key": "m", "value": 1}),
+    ("runs/log-metric", {"key": 5, "value": 1, "timestamp": 1}),
+    ("runs/log-batch", {"metrics": "not-a-list"}),
+    ("runs/log-batch", {"metrics": ["not-an-object"]}),
+    ("runs/log-batch", {"params": [{"value": "no key"}]}),
+    ("runs/log-batch", {"tags": [{"key": "k", "value": 5}]}),
+    ("runs/log-parameter", {"value": "no key"}),
+    ("runs/set-tag", {"key": 7, "value": "v"}),
+    ("runs/update", {"status": "SLEEPING"}),
+    ("runs/update", {"end_time": "later"}),
+]
+
+
 def test_malformed_run_writes_are_400(
-    tracking: str, client: MlflowClient, run_id: str, path: str, body: dict[str, Any]
+    subtests: pytest.Subtests, tracking: str, client: MlflowClient, run_id: str
 ) -> None:
-    response = requests.post(f"{tracking}/{M}/{path}", json={"run_id": run_id, **body}, timeout=30)
-    _assert_error(response, 400, "INVALID_PARAMETER_VALUE")
-    stored = client.get_run(run_id)
-    assert stored.data.metrics == {}
-    assert stored.data.params == {}
-    assert stored.info.status == "RUNNING"
+    for path, body in MALFORMED_RUN_WRITES:
+        with subtests.test(path=path, body=body):
+            response = requests.post(
+                f"{tracking}/{M}/{path}", json={"run_id": run_id, **body}, timeout=30
+            )
+            _assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+            stored = client.get_run(run_id)
+            assert stored.data.metrics == {}
+            assert stored.data.params == {}
+            assert stored.info.status == "RUNNING"
 
 
-@pytest.mark.parametrize(
-    ("path", "body"),
-    [
-        ("experiments/create", {}),
-        ("experiments/create", {"name": 5}),
-        ("experiments/create", {"name": "x", "tags": {"not": "a list"}}),
-        ("runs/create", {"experiment_id": 0}),
-        ("runs/create", {"experiment_id": "abc"}),
-        ("runs/create", {"experiment_id": "0", "start_time": "noon"}),
-        ("runs/create", {"experiment_id": "0", "tags": [{"key": "../x", "value": "v"}]}),
-        ("runs/search", {"experiment_ids": "0"}),
-        ("runs/search", {"experiment_ids": [0]}),
-        ("runs/search", {"experiment_ids": ["0"], "max_results": "many"}),
-        ("runs/search", {"experiment_ids": ["0"], "run_view_type": "SOME"}),
-        ("runs/search", {"experiment_ids": ["0"], "filter": 5}),
-        ("experiments/search", {"max_results": -1}),
-        ("experiments/update", {"experiment_id": "0"}),
-        ("runs/get", {}),
-    ],
-)
+MALFORMED_REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("experiments/create", {}),
+    ("experiments/create", {"name": 5}),
+    ("experiments/create", {"name": "x", "tags": {"not": "a list"}}),
+    ("runs/create", {"experiment_id": 0}),
+    ("runs/create", {"experiment_id": "abc"}),
+    ("runs/create", {"experiment_id": "0", "start_time": "noon"}),
+    ("runs/create", {"experiment_id": "0", "tags": [{"key": "../x", "value": "v"}]}),
+    ("runs/search", {"experiment_ids": "0"}),
+    ("runs/search", {"experiment_ids": [0]}),
+    ("runs/search", {"experiment_ids": ["0"], "max_results": "many"}),
+    ("runs/search", {"experiment_ids": ["0"], "run_view_type": "SOME"}),
+    ("runs/search", {"experiment_ids": ["0"], "filter": 5}),
+    ("experiments/search", {"max_results": -1}),
+    ("experiments/update", {"experiment_id": "0"}),
+    ("runs/get", {}),
+]
+
+
 def test_malformed_bodies_of_other_endpoints_are_400(
-    tracking: str, path: str, body: dict[str, Any]
+    subtests: pytest.Subtests, tracking: str
 ) -> None:
-    method = requests.get if path == "runs/get" else requests.post
-    response = method(f"{tracking}/{M}/{path}", json=body, timeout=30)
-    _assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+    for path, body in MALFORMED_REQUESTS:
+        with subtests.test(path=path, body=body):
+            method = requests.get if path == "runs/get" else requests.post
+            response = method(f"{tracking}/{M}/{path}", json=body, timeout=30)
+            _assert_error(response, 400, "INVALID_PARAMETER_VALUE")
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [b"not json", b"[1, 2, 3]", b'"a string"', b"123", b"{unterminated", b"\xff\xfe\x00"],
-)
-def test_bodies_that_are_not_a_json_object_are_400(tracking: str, raw: bytes) -> None:
-    for path in ("experiments/create", "runs/log-batch", "runs/search"):
-        response = requests.post(
-            f"{tracking}/{M}/{path}",
-            data=raw,
-            headers={"Content-Type": "application/json"},
-            timeout=30,
-        )
-        _assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+NOT_JSON_OBJECTS = [b"not json", b"[1, 2, 3]", b'"a string"', b"123", b"{unterminated", b"\xff\xfe"]
+
+
+def test_bodies_that_are_not_a_json_object_are_400(
+    subtests: pytest.Subtests, tracking: str
+) -> None:
+    for raw in NOT_JSON_OBJECTS:
+        for path in ("experiments/create", "runs/log-batch", "runs/search"):
+            with subtests.test(path=path, body=raw):
+                response = requests.post(
+                    f"{tracking}/{M}/{path}",
+                    data=raw,
+                    headers={"Content-Type": "application/json"},
+                    timeout=30,
+                )
+                _assert_error(response, 400, "INVALID_PARAMETER_VALUE")
 
 
 def test_unknown_endpoints_are_endpoint_not_found(tracking: str, live_server) -> None:  # noqa: ANN001

@@ -71,28 +71,30 @@ def test_raw_batch_of_exactly_1000_entities_succeeds(
     assert _stored(client, run_id) == (1, 100, 100)
 
 
-@pytest.mark.parametrize(
-    ("body", "entity"),
-    [
-        ({"metrics": _metrics(1001)}, "metrics"),
-        ({"params": _pairs(101, "p")}, "params"),
-        ({"tags": _pairs(101, "t")}, "tags"),
-        (
-            {"metrics": _metrics(801), "params": _pairs(100, "p"), "tags": _pairs(100, "t")},
-            "metrics, params, and tags",
-        ),
-    ],
-)
+OVER_LIMITS: list[tuple[dict[str, object], str]] = [
+    ({"metrics": _metrics(1001)}, "metrics"),
+    ({"params": _pairs(101, "p")}, "params"),
+    ({"tags": _pairs(101, "t")}, "tags"),
+    (
+        {"metrics": _metrics(801), "params": _pairs(100, "p"), "tags": _pairs(100, "t")},
+        "metrics, params, and tags",
+    ),
+]
+
+
 def test_batch_over_a_limit_is_refused_and_stores_nothing(
-    tracking: str, client: MlflowClient, run_id: str, body: dict[str, object], entity: str
+    subtests: pytest.Subtests, tracking: str, client: MlflowClient, run_id: str
 ) -> None:
-    response = _post_batch(tracking, run_id, **body)
-    assert response.status_code == 400
-    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert "A batch logging request can contain at most" in response.json()["message"]
-    assert f"{entity}." in response.json()["message"]
-    assert _stored(client, run_id) == (0, 0, 0)
-    assert client.get_metric_history(run_id, "m") == []
+    for body, entity in OVER_LIMITS:
+        with subtests.test(entity=entity):
+            response = _post_batch(tracking, run_id, **body)
+            assert response.status_code == 400
+            message = response.json()["message"]
+            assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert message.startswith("A batch logging request can contain at most")
+            assert f"{entity}." in message
+            assert _stored(client, run_id) == (0, 0, 0)
+            assert client.get_metric_history(run_id, "m") == []
 
 
 def test_one_bad_item_fails_the_whole_batch(

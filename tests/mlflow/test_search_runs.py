@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
 import pytest
@@ -148,170 +149,162 @@ def _search(client: MlflowClient, logged: Logged, text: str) -> list[str]:
     return logged.names(client.search_runs([logged.experiment_id], filter_string=text))
 
 
-def _check_filters(client: MlflowClient, logged: Logged, cases: dict[str, set[str]]) -> None:
-    for text, expected in cases.items():
-        found = _search(client, logged, text)
-        oracle = set(logged.names(SearchUtils.filter(logged.runs, text)))
-        assert len(found) == len(set(found)), text
-        assert (set(found), oracle) == (expected, expected), text
+def metric_filters(logged: Logged) -> dict[str, set[str]]:
+    everyone_with_acc = {"alpha", "beta", "gamma", "epsilon", "zeta"}
+    return {
+        "metrics.acc = 0.5": {"beta", "zeta"},
+        # NaN differs from every number: it matches only !=.
+        "metrics.acc != 0.5": {"alpha", "gamma", "epsilon"},
+        "metrics.acc < 0.9": {"beta", "zeta"},
+        "metrics.acc <= 0.9": {"alpha", "beta", "zeta"},
+        "metrics.acc > 0.9": {"epsilon"},
+        "metrics.acc >= 0.9": {"alpha", "epsilon"},
+        "metrics.acc > 0.92": {"epsilon"},
+        "metrics.acc > -1e9": everyone_with_acc - {"gamma"},
+        "metrics.acc != 12345": everyone_with_acc,
+        # NaN is stored as 0 with a flag; the placeholder must never match.
+        "metrics.loss = 0": set(),
+        "metrics.loss >= 0": {"alpha", "gamma"},
+        "metrics.loss <= 0.1": {"alpha", "epsilon"},
+        "metrics.loss < -1e308": {"epsilon"},
+        "metrics.loss != 0.1": {"beta", "gamma", "epsilon"},
+        "metric.acc = 1": {"epsilon"},
+        "metrics.`val acc` > 0.5": {"alpha"},
+        'metrics."val acc" > 0.5': {"alpha"},
+        "metrics.`train/loss` = 0.2": {"alpha"},
+        "metrics.acc > 0.4 AND metrics.acc < 0.95": {"alpha", "beta", "zeta"},
+        "metrics.missing > 0": set(),
+    }
 
 
-def test_run_layout_is_what_the_filters_expect(client: MlflowClient, logged: Logged) -> None:
+def param_filters(logged: Logged) -> dict[str, set[str]]:
+    return {
+        "params.lr = 'a'": {"alpha", "epsilon"},
+        # != needs the param: a run without it matches no comparison.
+        "params.lr != 'a'": {"beta", "gamma", "zeta"},
+        "params.optimizer LIKE 'ad%'": {"alpha", "delta"},
+        "params.optimizer LIKE 'SG_'": {"beta"},
+        # LIKE is case-sensitive, ILIKE is not.
+        "params.optimizer LIKE 'sgd'": set(),
+        "params.optimizer ILIKE 'sgd'": {"beta"},
+        "params.optimizer ILIKE '%A%'": {"alpha", "delta"},
+        "params.lr IS NULL": {"delta"},
+        "params.lr IS NOT NULL": {"alpha", "beta", "gamma", "epsilon", "zeta"},
+        "params.`learning rate` = '0.1'": {"alpha"},
+        "params.\"learning rate\" = '0.1'": {"alpha"},
+        "param.lr = 'b'": {"beta", "zeta"},
+        "parameter.lr = 'c'": {"gamma"},
+        'parameters.lr = "c"': {"gamma"},
+    }
+
+
+def tag_filters(logged: Logged) -> dict[str, set[str]]:
+    return {
+        "tags.team = 'vision'": {"alpha", "epsilon"},
+        "tags.team != 'vision'": {"beta", "gamma"},
+        "tags.team LIKE 'vis%'": {"alpha", "epsilon"},
+        "tags.team ILIKE 'VIS%'": {"alpha", "beta", "epsilon"},
+        # `_` is the one-character wildcard.
+        "tags.team LIKE 'nlp_team'": {"gamma"},
+        "tags.team LIKE 'nlp_tea'": set(),
+        "tags.team IS NULL": {"delta", "zeta"},
+        "tags.team IS NOT NULL": {"alpha", "beta", "gamma", "epsilon"},
+        "tags.`stage.name` = 'prod'": {"alpha"},
+        "tags.\"stage.name\" = 'prod'": {"alpha"},
+        "tags.mlflow.runName = 'beta'": {"beta"},
+        "tags.`mlflow.user` = 'carl'": {"delta"},
+        "tag.tier = 'gold'": {"alpha", "epsilon"},
+    }
+
+
+def attribute_filters(logged: Logged) -> dict[str, set[str]]:
+    ids = logged.ids
+    return {
+        f"attributes.run_id = '{ids['alpha']}'": {"alpha"},
+        f"run_id IN ('{ids['alpha']}', '{ids['beta']}')": {"alpha", "beta"},
+        f"attribute.run_id NOT IN ('{ids['alpha']}', '{ids['beta']}')": {
+            "gamma",
+            "delta",
+            "epsilon",
+            "zeta",
+        },
+        "run_name = 'gamma'": {"gamma"},
+        "attributes.run_name != 'gamma'": {"alpha", "beta", "delta", "epsilon", "zeta"},
+        "attributes.`run name` LIKE 'e%'": {"epsilon"},
+        "`Run name` ILIKE 'ALPHA'": {"alpha"},
+        "`Run Name` = 'zeta'": {"zeta"},
+        "\"run name\" = 'delta'": {"delta"},
+        "status = 'FINISHED'": {"alpha", "epsilon", "zeta"},
+        "run.status != 'FINISHED'": {"beta", "gamma", "delta"},
+        "attr.status LIKE 'F%'": {"alpha", "beta", "epsilon", "zeta"},
+        "status ILIKE 'k%'": {"delta"},
+        "user_id = 'ana'": {"alpha", "gamma", "epsilon"},
+        "attributes.user_id != 'ana'": {"beta", "delta", "zeta"},
+        f"artifact_uri LIKE '%/{ids['alpha']}/artifacts'": {"alpha"},
+        f"attributes.start_time >= {START + 4000}": {"delta", "epsilon", "zeta"},
+        f"start_time = {START + 5000}": {"epsilon", "zeta"},
+        f"start_time != {START + 5000}": {"alpha", "beta", "gamma", "delta"},
+        f"created < {START + 2000}": {"alpha"},
+        f"attributes.Created <= {START + 2000}": {"alpha", "beta"},
+        f"end_time > {START + 2000}": {"beta", "delta", "epsilon", "zeta"},
+        f"end_time <= {START + 1500}": {"alpha"},
+        # A running run has no end_time: it matches no comparison, != included.
+        f"end_time != {START + 1500}": {"beta", "delta", "epsilon", "zeta"},
+    }
+
+
+def dataset_filters(logged: Logged) -> dict[str, set[str]]:
+    return {
+        "datasets.name = 'iris'": {"alpha", "gamma"},
+        "dataset.name != 'iris'": {"beta"},
+        "datasets.name LIKE 'w%'": {"beta"},
+        "datasets.name ILIKE 'IRIS'": {"alpha", "gamma"},
+        "datasets.name IN ('wine', 'mnist')": {"beta"},
+        "datasets.name NOT IN ('wine')": {"alpha", "gamma"},
+        "datasets.digest = 'd1g35t02'": {"beta"},
+        "dataset.digest LIKE 'd1g35t0%'": {"alpha", "beta", "gamma"},
+        "datasets.context = 'training'": {"alpha"},
+        "datasets.context != 'training'": {"beta", "gamma"},
+        "datasets.context ILIKE 'EVAL%'": {"beta", "gamma"},
+        "datasets.name = 'iris' AND datasets.context = 'evaluation'": {"gamma"},
+    }
+
+
+def combined_filters(logged: Logged) -> dict[str, set[str]]:
+    return {
+        "metrics.acc > 0.4 AND params.lr = 'b' AND tags.team ILIKE 'vision' "
+        f"AND attributes.status = 'FAILED' AND created >= {START}": {"beta"},
+        f"run_id = '{logged.ids['alpha']}' AND metrics.acc > 0.95": set(),
+    }
+
+
+FAMILIES = [
+    metric_filters,
+    param_filters,
+    tag_filters,
+    attribute_filters,
+    dataset_filters,
+    combined_filters,
+]
+
+
+def test_filters(subtests: pytest.Subtests, client: MlflowClient, logged: Logged) -> None:
+    # given: the runs read back as the filters expect them
     alpha = client.get_run(logged.ids["alpha"])
-    assert alpha.data.metrics["acc"] == 0.9
-    assert alpha.info.user_id == "ana"
+    assert (alpha.data.metrics["acc"], alpha.info.user_id) == (0.9, "ana")
     assert alpha.info.end_time == START + 1500
     assert client.get_run(logged.ids["gamma"]).info.end_time is None
     assert math.isnan(client.get_run(logged.ids["beta"]).data.metrics["loss"])
-
-
-def test_metric_filters_every_comparator_and_nan(client: MlflowClient, logged: Logged) -> None:
-    everyone_with_acc = {"alpha", "beta", "gamma", "epsilon", "zeta"}
-    _check_filters(
-        client,
-        logged,
-        {
-            "metrics.acc = 0.5": {"beta", "zeta"},
-            # NaN differs from every number: it matches only !=.
-            "metrics.acc != 0.5": {"alpha", "gamma", "epsilon"},
-            "metrics.acc < 0.9": {"beta", "zeta"},
-            "metrics.acc <= 0.9": {"alpha", "beta", "zeta"},
-            "metrics.acc > 0.9": {"epsilon"},
-            "metrics.acc >= 0.9": {"alpha", "epsilon"},
-            "metrics.acc > 0.92": {"epsilon"},
-            "metrics.acc > -1e9": everyone_with_acc - {"gamma"},
-            "metrics.acc != 12345": everyone_with_acc,
-            # NaN is stored as 0 with a flag; the placeholder must never match.
-            "metrics.loss = 0": set(),
-            "metrics.loss >= 0": {"alpha", "gamma"},
-            "metrics.loss <= 0.1": {"alpha", "epsilon"},
-            "metrics.loss < -1e308": {"epsilon"},
-            "metrics.loss != 0.1": {"beta", "gamma", "epsilon"},
-            "metric.acc = 1": {"epsilon"},
-            "metrics.`val acc` > 0.5": {"alpha"},
-            'metrics."val acc" > 0.5': {"alpha"},
-            "metrics.`train/loss` = 0.2": {"alpha"},
-            "metrics.acc > 0.4 AND metrics.acc < 0.95": {"alpha", "beta", "zeta"},
-            "metrics.missing > 0": set(),
-        },
-    )
-
-
-def test_param_filters_every_comparator(client: MlflowClient, logged: Logged) -> None:
-    _check_filters(
-        client,
-        logged,
-        {
-            "params.lr = 'a'": {"alpha", "epsilon"},
-            # != needs the param: a run without it matches no comparison.
-            "params.lr != 'a'": {"beta", "gamma", "zeta"},
-            "params.optimizer LIKE 'ad%'": {"alpha", "delta"},
-            "params.optimizer LIKE 'SG_'": {"beta"},
-            # LIKE is case-sensitive, ILIKE is not.
-            "params.optimizer LIKE 'sgd'": set(),
-            "params.optimizer ILIKE 'sgd'": {"beta"},
-            "params.optimizer ILIKE '%A%'": {"alpha", "delta"},
-            "params.lr IS NULL": {"delta"},
-            "params.lr IS NOT NULL": {"alpha", "beta", "gamma", "epsilon", "zeta"},
-            "params.`learning rate` = '0.1'": {"alpha"},
-            "params.\"learning rate\" = '0.1'": {"alpha"},
-            "param.lr = 'b'": {"beta", "zeta"},
-            "parameter.lr = 'c'": {"gamma"},
-            'parameters.lr = "c"': {"gamma"},
-        },
-    )
-
-
-def test_tag_filters_every_comparator(client: MlflowClient, logged: Logged) -> None:
-    _check_filters(
-        client,
-        logged,
-        {
-            "tags.team = 'vision'": {"alpha", "epsilon"},
-            "tags.team != 'vision'": {"beta", "gamma"},
-            "tags.team LIKE 'vis%'": {"alpha", "epsilon"},
-            "tags.team ILIKE 'VIS%'": {"alpha", "beta", "epsilon"},
-            # `_` is the one-character wildcard.
-            "tags.team LIKE 'nlp_team'": {"gamma"},
-            "tags.team LIKE 'nlp_tea'": set(),
-            "tags.team IS NULL": {"delta", "zeta"},
-            "tags.team IS NOT NULL": {"alpha", "beta", "gamma", "epsilon"},
-            "tags.`stage.name` = 'prod'": {"alpha"},
-            "tags.\"stage.name\" = 'prod'": {"alpha"},
-            "tags.mlflow.runName = 'beta'": {"beta"},
-            "tags.`mlflow.user` = 'carl'": {"delta"},
-            "tag.tier = 'gold'": {"alpha", "epsilon"},
-        },
-    )
-
-
-def test_attribute_filters_and_aliases(client: MlflowClient, logged: Logged) -> None:
-    ids = logged.ids
-    _check_filters(
-        client,
-        logged,
-        {
-            f"attributes.run_id = '{ids['alpha']}'": {"alpha"},
-            f"run_id IN ('{ids['alpha']}', '{ids['beta']}')": {"alpha", "beta"},
-            f"attribute.run_id NOT IN ('{ids['alpha']}', '{ids['beta']}')": {
-                "gamma",
-                "delta",
-                "epsilon",
-                "zeta",
-            },
-            "run_name = 'gamma'": {"gamma"},
-            "attributes.run_name != 'gamma'": {"alpha", "beta", "delta", "epsilon", "zeta"},
-            "attributes.`run name` LIKE 'e%'": {"epsilon"},
-            "`Run name` ILIKE 'ALPHA'": {"alpha"},
-            "`Run Name` = 'zeta'": {"zeta"},
-            "\"run name\" = 'delta'": {"delta"},
-            "status = 'FINISHED'": {"alpha", "epsilon", "zeta"},
-            "run.status != 'FINISHED'": {"beta", "gamma", "delta"},
-            "attr.status LIKE 'F%'": {"alpha", "beta", "epsilon", "zeta"},
-            "status ILIKE 'k%'": {"delta"},
-            "user_id = 'ana'": {"alpha", "gamma", "epsilon"},
-            "attributes.user_id != 'ana'": {"beta", "delta", "zeta"},
-            f"artifact_uri LIKE '%/{ids['alpha']}/artifacts'": {"alpha"},
-            f"attributes.start_time >= {START + 4000}": {"delta", "epsilon", "zeta"},
-            f"start_time = {START + 5000}": {"epsilon", "zeta"},
-            f"start_time != {START + 5000}": {"alpha", "beta", "gamma", "delta"},
-            f"created < {START + 2000}": {"alpha"},
-            f"attributes.Created <= {START + 2000}": {"alpha", "beta"},
-            f"end_time > {START + 2000}": {"beta", "delta", "epsilon", "zeta"},
-            f"end_time <= {START + 1500}": {"alpha"},
-            # A running run has no end_time: it matches no comparison, != included.
-            f"end_time != {START + 1500}": {"beta", "delta", "epsilon", "zeta"},
-        },
-    )
-
-
-def test_dataset_filters(client: MlflowClient, logged: Logged) -> None:
-    _check_filters(
-        client,
-        logged,
-        {
-            "datasets.name = 'iris'": {"alpha", "gamma"},
-            "dataset.name != 'iris'": {"beta"},
-            "datasets.name LIKE 'w%'": {"beta"},
-            "datasets.name ILIKE 'IRIS'": {"alpha", "gamma"},
-            "datasets.name IN ('wine', 'mnist')": {"beta"},
-            "datasets.name NOT IN ('wine')": {"alpha", "gamma"},
-            "datasets.digest = 'd1g35t02'": {"beta"},
-            "dataset.digest LIKE 'd1g35t0%'": {"alpha", "beta", "gamma"},
-            "datasets.context = 'training'": {"alpha"},
-            "datasets.context != 'training'": {"beta", "gamma"},
-            "datasets.context ILIKE 'EVAL%'": {"beta", "gamma"},
-            "datasets.name = 'iris' AND datasets.context = 'evaluation'": {"gamma"},
-        },
-    )
-
-
-def test_combined_filter_across_families(client: MlflowClient, logged: Logged) -> None:
-    text = (
-        "metrics.acc > 0.4 AND params.lr = 'b' AND tags.team ILIKE 'vision' "
-        f"AND attributes.status = 'FAILED' AND created >= {START}"
-    )
-    assert _search(client, logged, text) == ["beta"]
+    for family in FAMILIES:
+        for text, expected in family(logged).items():
+            with subtests.test(family.__name__, filter=text):
+                # when
+                found = _search(client, logged, text)
+                # then
+                oracle = set(logged.names(SearchUtils.filter(logged.runs, text)))
+                assert len(found) == len(set(found))
+                assert set(found) == expected
+                assert oracle == expected
 
 
 ORDERS: list[tuple[list[str], list[str] | None]] = [
@@ -337,40 +330,37 @@ ORDERS: list[tuple[list[str], list[str] | None]] = [
 ]
 
 
-def test_order_by(client: MlflowClient, logged: Logged) -> None:
+def test_order_by(subtests: pytest.Subtests, client: MlflowClient, logged: Logged) -> None:
     for order_by, expected in ORDERS:
-        found = logged.names(client.search_runs([logged.experiment_id], order_by=order_by))
-        oracle = logged.names(SearchUtils.sort(logged.runs, order_by))
-        assert found == oracle, order_by
-        if expected is not None:
-            assert found == expected, order_by
-
-
-def test_default_order_is_start_time_desc_then_run_id(client: MlflowClient, logged: Logged) -> None:
-    found = logged.names(client.search_runs([logged.experiment_id]))
+        with subtests.test(order_by=order_by):
+            found = logged.names(client.search_runs([logged.experiment_id], order_by=order_by))
+            assert found == logged.names(SearchUtils.sort(logged.runs, order_by))
+            if expected is not None:
+                assert found == expected
+    # The default: start_time DESC, then run id.
     tied = sorted(["epsilon", "zeta"], key=lambda name: logged.ids[name])
-    assert found == [*tied, "delta", "gamma", "beta", "alpha"]
+    default = logged.names(client.search_runs([logged.experiment_id]))
+    assert default == [*tied, "delta", "gamma", "beta", "alpha"]
 
 
-@pytest.mark.parametrize("order_by", [[], ["metrics.acc DESC"], ["params.lr", "run_name DESC"]])
 def test_paging_walks_every_run_once(
-    client: MlflowClient, logged: Logged, order_by: list[str]
+    subtests: pytest.Subtests, client: MlflowClient, logged: Logged
 ) -> None:
-    everything = client.search_runs([logged.experiment_id], order_by=order_by)
-    pages, token = [], None
-    while True:
-        page = client.search_runs(
-            [logged.experiment_id], max_results=2, order_by=order_by, page_token=token
-        )
-        pages.append(logged.names(page))
-        token = page.token
-        if not token:
-            break
-    assert [len(page) for page in pages] == [2, 2, 2]
-    assert [name for page in pages for name in page] == logged.names(everything)
-
-
-def test_paging_with_a_filter_and_an_uneven_last_page(client: MlflowClient, logged: Logged) -> None:
+    for order_by in ([], ["metrics.acc DESC"], ["params.lr", "run_name DESC"]):
+        with subtests.test(order_by=order_by):
+            everything = client.search_runs([logged.experiment_id], order_by=order_by)
+            pages, token = [], None
+            while True:
+                page = client.search_runs(
+                    [logged.experiment_id], max_results=2, order_by=order_by, page_token=token
+                )
+                pages.append(logged.names(page))
+                token = page.token
+                if not token:
+                    break
+            assert [len(page) for page in pages] == [2, 2, 2]
+            assert [name for page in pages for name in page] == logged.names(everything)
+    # A filtered search with an uneven last page.
     first = client.search_runs(
         [logged.experiment_id], "params.lr IS NOT NULL", max_results=3, order_by=["run_name"]
     )
@@ -432,46 +422,33 @@ def test_fluent_search_runs_as_pandas(tracking: str, client: MlflowClient, logge
     assert [run.info.run_id for run in as_list] == [logged.ids["gamma"]]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "params.lr = 'a' OR params.lr = 'b'",
-        "foo.lr = 'a'",
-        "attributes.lifecycle_stage = 'active'",
-        "params.lr > 'a'",
-        "metrics.acc LIKE 0.5",
-        "params.lr = a",
-        "metrics.acc = 'high'",
-        "metrics.acc >",
-        "run_name IN ('a')",
-        "params.lr <> 'a'",
-    ],
-)
-def test_bad_filter_is_invalid_parameter_value(client: MlflowClient, text: str) -> None:
-    with pytest.raises(MlflowException) as raised:
-        client.search_runs(["0"], filter_string=text)
-    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+BAD_FILTERS = [
+    "params.lr = 'a' OR params.lr = 'b'",
+    "foo.lr = 'a'",
+    "attributes.lifecycle_stage = 'active'",
+    "params.lr > 'a'",
+    "metrics.acc LIKE 0.5",
+    "params.lr = a",
+    "metrics.acc = 'high'",
+    "metrics.acc >",
+    "run_name IN ('a')",
+    "params.lr <> 'a'",
+]
+BAD_PAGING: list[dict[str, Any]] = [
+    {"order_by": ["metrics.acc SIDEWAYS"]},
+    {"order_by": ["datasets.name"]},
+    {"order_by": ["metrics.acc", "metric.acc DESC"]},
+    {"page_token": "not-a-token"},
+    {"page_token": "eyJvZmZzZXQiOiAtMX0="},  # {"offset": -1}
+    {"max_results": 50001},
+]
 
 
-@pytest.mark.parametrize(
-    ("order_by", "page_token", "max_results"),
-    [
-        (["metrics.acc SIDEWAYS"], None, 10),
-        (["datasets.name"], None, 10),
-        (["metrics.acc", "metric.acc DESC"], None, 10),
-        ([], "not-a-token", 10),
-        ([], "eyJvZmZzZXQiOiAtMX0=", 10),  # {"offset": -1}
-        ([], None, 50001),
-    ],
-)
-def test_bad_order_token_or_size_is_invalid_parameter_value(
-    client: MlflowClient, order_by: list[str], page_token: str | None, max_results: int
+def test_bad_requests_are_invalid_parameter_value(
+    subtests: pytest.Subtests, client: MlflowClient
 ) -> None:
-    with pytest.raises(MlflowException) as raised:
-        client.search_runs(
-            ["0"],
-            order_by=order_by,
-            page_token=page_token,
-            max_results=max_results,
-        )
-    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+    for arguments in [{"filter_string": text} for text in BAD_FILTERS] + BAD_PAGING:
+        with subtests.test(**arguments):
+            with pytest.raises(MlflowException) as raised:
+                client.search_runs(["0"], **arguments)
+            assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
