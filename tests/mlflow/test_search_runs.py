@@ -52,7 +52,7 @@ SPECS = {
         "ana",
         {"acc": 0.9, "loss": 0.1, "val acc": 0.8, "train/loss": 0.2},
         {"lr": "a", "optimizer": "adam", "learning rate": "0.1"},
-        {"team": "vision", "stage.name": "prod", "tier": "gold"},
+        {"team": "vision", "stage.name": "prod", "tier": "gold", "city": "Zürich"},
         ("iris", "d1g35t01", "training"),
     ),
     "beta": Spec(
@@ -72,7 +72,7 @@ SPECS = {
         "ana",
         {"acc": math.nan, "loss": 0.3},
         {"lr": "c"},
-        {"team": "nlp_team", "tier": "bronze"},
+        {"team": "nlp_team", "tier": "bronze", "city": "ZÜRICH"},
         ("iris", "d1g35t01", "evaluation"),
     ),
     "delta": Spec(START + 4000, START + 4100, "KILLED", "carl", {}, {"optimizer": "adam"}, {}),
@@ -214,6 +214,10 @@ def tag_filters(logged: Logged) -> dict[str, set[str]]:
         "tags.mlflow.runName = 'beta'": {"beta"},
         "tags.`mlflow.user` = 'carl'": {"delta"},
         "tag.tier = 'gold'": {"alpha", "epsilon"},
+        # Case folding beyond ASCII.
+        "tags.city ILIKE 'zürich'": {"alpha", "gamma"},
+        "tags.city LIKE 'Zü%'": {"alpha"},
+        "tags.city = 'ZÜRICH'": {"gamma"},
     }
 
 
