@@ -59,6 +59,8 @@ def test_log_artifacts_of_a_tree_lists_and_downloads_it(
         ("tree/sub/deeper", True, None),
     ]
     assert client.list_artifacts(run_id, "tree/missing") == []
+    # A file is not a directory: listing it gives nothing, as on an MLflow server.
+    assert client.list_artifacts(run_id, "tree/top.txt") == []
     # then: a whole directory and a single file come back byte for byte
     whole = client.download_artifacts(run_id, "tree", str(tmp_path / "whole"))
     assert _tree(Path(whole)) == _tree(source_tree)
