@@ -424,6 +424,10 @@ def test_fluent_search_runs_as_pandas(tracking: str, client: MlflowClient, logge
         experiment_ids=[logged.experiment_id], filter_string="params.lr = 'c'", output_format="list"
     )
     assert [run.info.run_id for run in as_list] == [logged.ids["gamma"]]
+    everywhere = mlflow.search_runs(
+        search_all_experiments=True, filter_string="tags.team = 'vision'"
+    )
+    assert set(everywhere["tags.mlflow.runName"]) == {"alpha", "epsilon", "outsider"}
 
 
 BAD_FILTERS = [
