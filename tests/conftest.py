@@ -4,10 +4,16 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.core.servers.basehttp import WSGIRequestHandler
 
 from experiments.models import Workspace
 from experiments.tracking import tracking_uri
 from tests.factories import make_workspace
+
+# The live server writes a response's headers and body separately. With Nagle's algorithm on,
+# every request on the mlflow client's keep-alive session then waits for the client's delayed
+# ACK (about 40 ms), which makes the suite several times slower than the server is.
+WSGIRequestHandler.disable_nagle_algorithm = True
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -84,11 +84,15 @@ def validate_max_results(max_results: int) -> None:
 
 
 def _compare(field: str, comparator: str, value: Any) -> Q:
-    """`field <comparator> value` as a Q object."""
+    """`field <comparator> value` as a Q object.
+
+    A missing value (NULL, such as the end_time of a running run) matches no comparison, as
+    in SQL and MLflow; Django's negation alone would let NULL rows through `!=` and NOT IN.
+    """
     if comparator == "!=":
-        return ~Q(**{field: value})
+        return ~Q(**{field: value}) & Q(**{f"{field}__isnull": False})
     if comparator == "NOT IN":
-        return ~Q(**{f"{field}__in": value})
+        return ~Q(**{f"{field}__in": value}) & Q(**{f"{field}__isnull": False})
     return Q(**{f"{field}__{_OPERATORS[comparator]}": value})
 
 
@@ -261,8 +265,6 @@ def experiments_search(
         if clause.kind == "tag":
             queryset = queryset.filter(_key_value_exists(ExperimentTag, "experiment", clause))
         elif clause.key == "experiment_id":
-            if clause.comparator not in ("=", "!=", "IN", "NOT IN"):
-                raise InvalidInput(f"Invalid comparator for experiment_id: {clause.comparator}")
             value = _experiment_id_value(clause.value)
             queryset = queryset.filter(_compare("_wire_pk", clause.comparator, value))
         else:
