@@ -39,6 +39,16 @@ PALETTE = (
 SAMPLED_MARK = " ·sampled"
 X_TITLES = {"step": "Step", "time": "Wall time", "relative": "Relative time (s)"}
 GROUP_GRID_POINTS = 400
+# A small explicit style instead of plotly's default template, which adds ~10 KB to every
+# figure of a page that may draw thirty.
+AXIS_STYLE = {"gridcolor": "#e3e6ec", "zerolinecolor": "#c9ced8", "linecolor": "#c9ced8"}
+STYLE: dict[str, Any] = {
+    "template": "none",
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "#f7f8fb",
+    "font": {"family": "system-ui, sans-serif", "size": 12, "color": "#1d2330"},
+    "colorway": list(PALETTE),
+}
 MAX_CATEGORIES = 50
 
 
@@ -133,12 +143,14 @@ def _layout(title: str, options: ChartOptions, y_range: tuple[float, float] | No
             else list(y_range)
         )
     return go.Layout(
+        **STYLE,
         title={"text": title},
         xaxis={
+            **AXIS_STYLE,
             "title": {"text": X_TITLES.get(options.x_axis, options.x_axis)},
             "type": "date" if options.x_axis == "time" else "linear",
         },
-        yaxis=yaxis,
+        yaxis={**AXIS_STYLE, **yaxis},
         margin={"l": 60, "r": 20, "t": 40, "b": 45},
         hovermode="closest",
         legend={"orientation": "h", "y": -0.2},
@@ -336,6 +348,7 @@ def parallel_chart(
             )
         ],
         layout=go.Layout(
+            **STYLE,
             title={"text": "Params and final metric values"},
             margin={"l": 70, "r": 70, "t": 100, "b": 30},
             height=420,
@@ -368,12 +381,14 @@ def scatter_chart(runs: Sequence[RunValues], param: str, metric: str) -> dict[st
             )
         ],
         layout=go.Layout(
+            **STYLE,
             title={"text": f"{metric} by params.{param}"},
             xaxis={
+                **AXIS_STYLE,
                 "title": {"text": f"params.{param}"},
                 "type": "linear" if numbers is not None else "category",
             },
-            yaxis={"title": {"text": f"{metric} (final value)"}},
+            yaxis={**AXIS_STYLE, "title": {"text": f"{metric} (final value)"}},
             margin={"l": 60, "r": 20, "t": 40, "b": 45},
             height=360,
         ),
