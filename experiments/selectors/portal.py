@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, Max, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, Max, Q, QuerySet, Value, When
 from django.db.models.functions import Length, Lower, StrIndex, Substr
 
 from experiments.choices import ContainerState, LifecycleStage
@@ -126,13 +126,15 @@ def experiment_search(
         raise InvalidInput(f"The search text is too long (at most {SEARCH_MAX_LENGTH} characters).")
     if not text:
         return []
-    lowered = text.lower()
-    position = StrIndex(Lower("name"), Value(lowered))
-    before = Substr(Lower("name"), position - 1, 1)
+    # The match position is computed once per row and reused: broad searches rank thousands
+    # of names, and every function call in the sort key counts.
+    position = StrIndex(Lower("name"), Value(text.lower()))
     closeness = Case(
-        When(Q(name__iexact=text), then=Value(0)),
-        When(Q(_position=1), then=Value(1)),
-        When(Q(_position__gt=1, _before__in=[" ", "-", "_", ".", "/", ":"]), then=Value(2)),
+        When(
+            Q(_position=1),
+            then=Case(When(Q(_length=len(text)), then=Value(0)), default=Value(1)),
+        ),
+        When(Q(_before__in=[" ", "-", "_", ".", "/", ":"]), then=Value(2)),
         default=Value(3),
     )
     workspaces = visible_workspaces(user) if workspace is None else [workspace]
@@ -143,8 +145,9 @@ def experiment_search(
             name__contains_text=text,
         )
         .select_related("workspace__resource_group")
-        .alias(_position=position, _before=before)
-        .alias(_closeness=closeness, _length=Length("name"), _activity=LAST_ACTIVITY)
+        .alias(_position=position, _length=Length("name"))
+        .alias(_before=Substr("name", F("_position") - 1, 1))
+        .alias(_closeness=closeness, _activity=LAST_ACTIVITY)
         .order_by("_closeness", "_length", "-_activity", "name", "pk")[:limit]
     )
     return _with_run_counts(experiments, text)
@@ -249,19 +252,24 @@ def child_counts(*, runs: Sequence[Run]) -> dict[str, int]:
 
 
 KEYS_LIMIT = 500
+# Column choices come from the newest runs: runs of one experiment log the same keys, and
+# reading the keys of 10,000 runs' params cost more than the rest of the page.
+KEYS_FROM_RUNS = 1000
 
 
 def experiment_keys(*, experiment: Experiment) -> tuple[list[str], list[str]]:
-    """Param keys and metric keys logged by the experiment's active runs (sorted)."""
-    runs = Run.objects.filter(experiment=experiment, lifecycle_stage=LifecycleStage.ACTIVE)
+    """Param keys and metric keys logged by the experiment's newest active runs (sorted)."""
+    runs = Run.objects.filter(
+        experiment=experiment, lifecycle_stage=LifecycleStage.ACTIVE
+    ).order_by("-start_time", "uuid")[:KEYS_FROM_RUNS]
     params = list(
-        Param.objects.filter(run__in=runs)
+        Param.objects.filter(run__in=runs.values("pk"))
         .values_list("key", flat=True)
         .distinct()
         .order_by("key")[:KEYS_LIMIT]
     )
     metrics = list(
-        LatestMetric.objects.filter(run__in=runs)
+        LatestMetric.objects.filter(run__in=runs.values("pk"))
         .values_list("key", flat=True)
         .distinct()
         .order_by("key")[:KEYS_LIMIT]
