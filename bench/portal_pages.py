@@ -203,7 +203,9 @@ def report(name: str, samples: list[float], extra: str = "") -> None:
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     target = TARGETS.get(name.split(" (")[0])
     verdict = "" if target is None else (" ok" if p95 < target else f" OVER {target:.0f} ms")
-    log(f"{name:<46} median {statistics.median(samples):7.1f} ms  p95 {p95:7.1f} ms{verdict}{extra}")
+    log(
+        f"{name:<46} median {statistics.median(samples):7.1f} ms  p95 {p95:7.1f} ms{verdict}{extra}"
+    )
 
 
 def main() -> None:
@@ -229,9 +231,7 @@ def main() -> None:
         report(f"search ({query!r})", samples)
 
     ws = spaces[0]
-    page = reverse(
-        "experiments:experiment-detail", args=[GROUP, ws.name, str(many.pk)]
-    )
+    page = reverse("experiments:experiment-detail", args=[GROUP, ws.name, str(many.pk)])
     for label, query in (
         ("", {}),
         (" sorted by a metric", {"order": "metrics.`loss` DESC"}),

@@ -131,12 +131,9 @@ def _traces(selection: Selection, key: str) -> list[charts.Trace]:
         points = series.get(run.pk)
         if points is None:
             continue
-        if selection.options.x_axis == "step":
-            x: Any = points.steps
-        elif selection.options.x_axis == "time":
-            x = points.timestamps
-        else:
-            x = (points.timestamps - run.start_time) / 1000.0
+        x: Any = points.x
+        if selection.options.x_axis == "relative":
+            x = (points.x - run.start_time) / 1000.0
         traces.append(
             charts.Trace(
                 run_id=run.uuid,

@@ -123,6 +123,14 @@ def test_find_open_pick_compare_and_preview(
     assert "q=RESNET" in page.url
     shot(page, "home-search")
 
+    # The workspace page lists its experiments; its own search box is scoped to it.
+    page.goto(f"{base}/groups/{workspace.resource_group.name}/workspaces/{workspace.name}/")
+    expect(page.locator("table.experiments")).to_contain_text("nlp-bert-finetune")
+    shot(page, "workspace")
+    page.fill("#experiment-search", "sweep")
+    expect(page.locator(".hit")).to_have_count(1)
+    hit = page.locator(".hit", has_text="vision-resnet-sweep")
+
     # Open it: the runs table shows the runs, the child nested under its parent.
     hit.locator("a").click()
     expect(page.locator("h1")).to_have_text("Experiment vision-resnet-sweep")
@@ -184,12 +192,17 @@ def test_find_open_pick_compare_and_preview(
     page.click("a.artifact-link >> text=curve.png")
     image = page.locator("#artifact-preview img")
     expect(image).to_be_visible()
+    page.wait_for_function("() => document.querySelector('#artifact-preview img').complete")
     assert image.evaluate("img => img.naturalWidth") == 64
     shot(page, "artifact-preview")
 
     # The link the mlflow client prints opens the run's page.
     page.goto(f"{tracking}/#/experiments/{ids['experiment']}/runs/{ids['run2']}")
     expect(page.locator("h1")).to_have_text("Run resnet-lr-0.001")
+
+    # So does the experiment link it prints.
+    page.goto(f"{tracking}/#/experiments/{ids['experiment']}")
+    expect(page.locator("h1")).to_have_text("Experiment vision-resnet-sweep")
 
     # A bad filter is explained on the page.
     page.goto(f"{base}/runs/{ids['run2']}/")

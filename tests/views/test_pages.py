@@ -12,7 +12,15 @@ from django.urls import reverse
 
 from experiments.choices import ContainerState, RunStatus
 from experiments.models import Experiment, Run, Workspace
-from experiments.services.runs import MetricPoint, run_log_batch, run_set_tag, run_update
+from experiments.services.logged_models import logged_model_create
+from experiments.services.runs import (
+    DatasetSpec,
+    MetricPoint,
+    run_log_batch,
+    run_log_inputs,
+    run_set_tag,
+    run_update,
+)
 from tests.factories import make_experiment, make_run, make_workspace
 
 pytestmark = pytest.mark.django_db
@@ -218,7 +226,24 @@ def test_run_page_shows_everything_escaped(web: Client) -> None:
     )
     child = make_run(experiment, run_name="kid")
     run_set_tag(run=child, key="mlflow.parentRunId", value=run.uuid)
+    run_log_inputs(
+        run=run,
+        datasets=[
+            DatasetSpec(
+                "<train>",
+                "abc123",
+                "local",
+                "/data/train.csv",
+                tags=[("mlflow.data.context", "training")],
+            )
+        ],
+    )
+    model = logged_model_create(experiment=experiment, name="<clf>", source_run_id=run.uuid)
     html = web.get(run_url(run)).content.decode()
+    assert "&lt;train&gt;" in html
+    assert "mlflow.data.context=training" in html
+    assert "&lt;clf&gt;" in html
+    assert model.model_id in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&lt;i&gt;run&lt;/i&gt;" in html
