@@ -150,6 +150,14 @@ def rollup_merge(a: Rollup, b: Rollup) -> Rollup:
     )
 
 
+def _value(row: MetricRow) -> float:
+    return row.value
+
+
+def _position(row: MetricRow) -> tuple[int, int]:
+    return (row.step, row.timestamp)
+
+
 def rollups_of(rows: Iterable[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
     """Summaries of rows per (key, level, bucket) for every rollup level; NaN rows are skipped.
 
@@ -157,14 +165,34 @@ def rollups_of(rows: Iterable[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
     4/3 of the row count rather than one pass per level.
     """
     first_level = ROLLUP_LEVELS[0]
-    current: dict[tuple[str, int], Rollup] = {}
+    members: dict[tuple[str, int], list[MetricRow]] = {}
     for row in rows:
-        if row.is_nan:
-            continue
-        slot = (row.key, row.step >> first_level)
-        point = rollup_point(row)
-        existing = current.get(slot)
-        current[slot] = point if existing is None else rollup_merge(existing, point)
+        if not row.is_nan:
+            members.setdefault((row.key, row.step >> first_level), []).append(row)
+    current: dict[tuple[str, int], Rollup] = {}
+    for slot, points in members.items():
+        # min()/max() return the first of equal candidates: the same tie rule as rollup_merge.
+        low = min(points, key=_value)
+        high = max(points, key=_value)
+        first = min(points, key=_position)
+        last = max(points, key=_position)
+        current[slot] = Rollup(
+            len(points),
+            first.step,
+            last.step,
+            min(p.timestamp for p in points),
+            max(p.timestamp for p in points),
+            low.value,
+            low.step,
+            low.timestamp,
+            high.value,
+            high.step,
+            high.timestamp,
+            first.value,
+            first.timestamp,
+            last.value,
+            last.timestamp,
+        )
     result: dict[tuple[str, int, int], Rollup] = {}
     previous_level = first_level
     for level in ROLLUP_LEVELS:

@@ -9,7 +9,13 @@ import pytest
 
 from experiments.models import Metric, MetricRollup, Run
 from experiments.models.runs import ROLLUP_LEVELS
-from experiments.services.metrics import MetricRow, Rollup, rollups_of
+from experiments.services.metrics import (
+    MetricRow,
+    Rollup,
+    rollup_merge,
+    rollup_point,
+    rollups_of,
+)
 from experiments.services.runs import MetricPoint, run_log_batch
 from tests.factories import make_experiment, make_run, make_workspace
 
@@ -95,3 +101,37 @@ def test_ingest_keeps_rollups_equal_to_the_history_across_batches_and_replays() 
     assert top.count == 3001
     assert (top.max_value, top.max_step) == (99.0, 5)
     assert not any(key == "acc" for key, _, _ in stored)
+
+
+def test_rollups_of_equals_merging_point_by_point() -> None:
+    # The database merges summaries with rollup_merge's rules; the batch fold must agree.
+    # Among tied points (equal values, or equal step and timestamp) either may be kept, so
+    # the kept point must be one of them.
+    rng = random.Random(11)
+    rows = [
+        MetricRow(
+            rng.choice("ab"), rng.randrange(5), rng.randrange(40), float(rng.randrange(4)), False
+        )
+        for _ in range(500)
+    ]
+    expected: dict[tuple[str, int, int], Rollup] = {}
+    for row in rows:
+        for level in ROLLUP_LEVELS:
+            slot = (row.key, level, row.step >> level)
+            point = rollup_point(row)
+            expected[slot] = rollup_merge(expected[slot], point) if slot in expected else point
+    got = rollups_of(rows)
+    assert got.keys() == expected.keys()
+    points = {(row.key, row.step, row.timestamp, row.value) for row in rows}
+    for slot, rollup in got.items():
+        key, want = slot[0], expected[slot]
+        assert rollup[:6] == want[:6]
+        assert (rollup.max_value, rollup.first_timestamp, rollup.last_timestamp) == (
+            want.max_value,
+            want.first_timestamp,
+            want.last_timestamp,
+        )
+        assert (key, rollup.min_step, rollup.min_timestamp, rollup.min_value) in points
+        assert (key, rollup.max_step, rollup.max_timestamp, rollup.max_value) in points
+        assert (key, rollup.step_lo, rollup.first_timestamp, rollup.first_value) in points
+        assert (key, rollup.step_hi, rollup.last_timestamp, rollup.last_value) in points
