@@ -86,7 +86,7 @@ def seed(client: MlflowClient, tmp_path: Path) -> dict[str, str]:
                 mlflow.log_dict({"lr": 0.1, "layers": [64, 128]}, "config.json")
                 mlflow.log_text("step,loss\n0,1.0\n1,0.5\n2,0.25\n", "metrics.csv")
                 image = tmp_path / "curve.png"
-                image.write_bytes(png(64, 32))
+                image.write_bytes(png(320, 160))
                 mlflow.log_artifact(str(image), "plots")
     return ids
 
@@ -193,7 +193,7 @@ def test_find_open_pick_compare_and_preview(
     image = page.locator("#artifact-preview img")
     expect(image).to_be_visible()
     page.wait_for_function("() => document.querySelector('#artifact-preview img').complete")
-    assert image.evaluate("img => img.naturalWidth") == 64
+    assert image.evaluate("img => img.naturalWidth") == 320
     shot(page, "artifact-preview")
 
     # The link the mlflow client prints opens the run's page.
