@@ -137,20 +137,21 @@ def experiment_detail(
     columns = run_columns(runs=runs, params=shown_params, metrics=shown_metrics)
     rows = nest(runs, columns, child_counts(runs=runs))
 
-    state = {
-        "filter": user_filter,
-        "status": status,
-        "lifecycle": lifecycle,
-        "order": order,
-        "params": ",".join(shown_params),
-        "metrics": ",".join(shown_metrics),
-        "per_page": per_page,
+    # The page's own settings, carried by every sort and page link (empty values dropped,
+    # except the column lists, where empty means "no columns" rather than "the default").
+    state: dict[str, object] = {
+        key: value
+        for key, value in {
+            "filter": user_filter,
+            "status": status,
+            "lifecycle": lifecycle if lifecycle != "active" else "",
+            "order": order,
+            "per_page": per_page if per_page != DEFAULT_PAGE_SIZE else "",
+        }.items()
+        if value != ""
     }
-    state = {k: v for k, v in state.items() if v not in ("", None)}
-    if "params" not in state:
-        state["params"] = ""
-    if "metrics" not in state:
-        state["metrics"] = ""
+    state["params"] = ",".join(shown_params)
+    state["metrics"] = ",".join(shown_metrics)
 
     def link(**changes: object) -> str:
         merged = {**state, **changes}

@@ -5,6 +5,8 @@ const results = document.getElementById("search-results");
 
 if (form && results) {
   const input = form.querySelector("input[name=q]");
+  // What the page showed before any search (a workspace's experiment list), to come back to.
+  const initial = input.value ? null : results.innerHTML;
   let controller = null;
   let timer = null;
 
@@ -17,6 +19,10 @@ if (form && results) {
     pageUrl.searchParams.delete("page");
     window.history.replaceState(null, "", pageUrl);
     if (controller) controller.abort();
+    if (!query && initial !== null) {
+      results.innerHTML = initial;
+      return;
+    }
     controller = new AbortController();
     try {
       const response = await fetch(url, { signal: controller.signal, headers: { Accept: "text/html" } });

@@ -200,6 +200,10 @@ def test_find_open_pick_compare_and_preview(
     page.goto(f"{tracking}/#/experiments/{ids['experiment']}/runs/{ids['run2']}")
     expect(page.locator("h1")).to_have_text("Run resnet-lr-0.001")
 
+    # At the root tracking URI (MLflow's native workspaces) too.
+    page.goto(f"{base}/#/experiments/{ids['experiment']}/runs/{ids['run1']}")
+    expect(page.locator("h1")).to_have_text("Run resnet-lr-0.01")
+
     # So does the experiment link it prints.
     page.goto(f"{tracking}/#/experiments/{ids['experiment']}")
     expect(page.locator("h1")).to_have_text("Experiment vision-resnet-sweep")
