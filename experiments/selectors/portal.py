@@ -26,6 +26,7 @@ from experiments.models import (
     Workspace,
 )
 from experiments.models.experiments import LAST_ACTIVITY
+from experiments.validation import INT64_MAX
 
 SEARCH_MAX_LENGTH = 200
 PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -205,6 +206,8 @@ def experiment_locate(*, user: Any, experiment_pk: str) -> Experiment:
         pk = int(experiment_pk)
     except ValueError:
         raise InvalidInput(f"'{experiment_pk[:64]}' is not an experiment id.") from None
+    if not 0 < pk <= INT64_MAX:
+        raise NotFound(f"There is no experiment with id {experiment_pk[:64]} that you can see.")
     experiment = (
         Experiment.objects.filter(pk=pk, is_default=False, workspace__in=visible_workspaces(user))
         .select_related("workspace__resource_group")

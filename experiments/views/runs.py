@@ -169,6 +169,8 @@ def run_artifacts(request: HttpRequest, group: str, workspace: str, run_id: str)
     path = clean_relative_path(request.GET.get("path", ""))
     location = ArtifactLocation(run.artifact_prefix, path)
     entries = artifact_listing(location=location)
+    if entries is None and not path:
+        entries = []  # a run that has logged no artifact yet has no folder
     context: dict[str, Any] = {
         "workspace": ws,
         "group": ws.resource_group,

@@ -109,3 +109,10 @@ def test_missing_artifact_is_404(web: Client, run: Run) -> None:
     response = web.get(address(run), {"path": "nope.txt"})
     assert response.status_code == 404
     assert b"does not exist" in response.content
+
+
+def test_run_without_artifacts_has_an_empty_listing(web: Client) -> None:
+    empty = make_run(make_experiment(make_workspace()))
+    response = web.get(address(empty))
+    assert response.status_code == 200
+    assert b"No artifacts here." in response.content

@@ -111,6 +111,9 @@ def test_run_and_experiment_links_redirect_to_canonical_pages(web: Client) -> No
     response = web.get(f"/experiments/{experiment.pk}/")
     assert response["Location"] == experiment_url(experiment)
     assert web.get("/runs/not-a-run/").status_code == 400
+    assert web.get(f"/experiments/{10**30}/").status_code == 404
+    assert web.get("/experiments/-5/").status_code == 404
+    assert web.get("/experiments/x/").status_code == 400
 
 
 @pytest.fixture
