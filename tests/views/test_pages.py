@@ -253,3 +253,23 @@ def test_run_page_shows_everything_escaped(web: Client) -> None:
     assert "<script>alert" not in html
     assert ">0.25<" in html
     assert run_url(child) in html
+
+
+def test_list_pages_query_counts_do_not_grow(web: Client) -> None:
+    def queries(address: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert web.get(address).status_code == 200
+        return len(captured)
+
+    workspace = make_workspace()
+    make_run(make_experiment(workspace, "first-exp"))
+    group_page = reverse("experiments:group-detail", args=[workspace.resource_group.name])
+    counts = [queries(url("workspace-detail", workspace)), queries(group_page), queries("/?q=exp")]
+    for index in range(5):
+        make_run(make_experiment(workspace, f"more-exp-{index}"))
+        make_workspace(group=workspace.resource_group)
+    assert [
+        queries(url("workspace-detail", workspace)),
+        queries(group_page),
+        queries("/?q=exp"),
+    ] == counts
