@@ -167,7 +167,8 @@ def _layout(title: str, options: ChartOptions, y_range: tuple[float, float] | No
         )
     return go.Layout(
         **STYLE,
-        title={"text": title},
+        # Left, so the sampling note on the right never covers it.
+        title={"text": title, "x": 0.01, "xanchor": "left"},
         xaxis={
             **AXIS_STYLE,
             "title": {"text": X_TITLES.get(options.x_axis, options.x_axis)},
