@@ -6,7 +6,10 @@ import os
 import tempfile
 
 from portal.settings import *  # noqa: F403
-from portal.settings import STORAGES
+from portal.settings import STORAGES, VAR_DIR
+
+# The SQLite test database lives under var/, which a fresh clone does not have.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 ARTIFACT_ROOT = tempfile.mkdtemp(prefix="portal-test-artifacts-")
 STORAGES = {

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from experiments.choices import LifecycleStage, RunStatus
 from experiments.clock import now_ms
@@ -129,6 +131,11 @@ def run_create(
         )
         RunTag.objects.bulk_create(
             RunTag(run=run, key=key, value=value) for key, value in checked.items()
+        )
+        # The newest start time, even when a client backdates a run (start_time is its input).
+        started = Value(run.start_time)
+        Experiment.objects.filter(pk=experiment.pk).update(
+            last_run_time=Greatest(Coalesce(F("last_run_time"), started), started)
         )
     run.experiment = experiment
     return run
