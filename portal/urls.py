@@ -22,7 +22,7 @@ urlpatterns = [
         ),
     ),
     # Anything else under the tracking URIs is an unknown MLflow call: JSON, never HTML.
-    re_path(r"(?s)^mlflow/.*$", views_server.not_found),
+    re_path(r"^mlflow/[\s\S]*$", views_server.not_found),
     path(
         "",
         include(
