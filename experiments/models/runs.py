@@ -11,9 +11,10 @@ from experiments.models.groups import Workspace
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
-# Bucket widths (2**level steps) of the metric rollups: a factor 4 apart, from 8 steps up to
-# 2**33 steps (millisecond timestamps used as steps still fit a few hundred buckets).
-ROLLUP_LEVELS = tuple(range(3, 34, 2))
+# Bucket widths (2**level steps) of the metric rollups: 32 to 2**20 steps, a factor 32 apart.
+# Every level costs upserts on every ingested batch (one row per key at the coarse levels), so
+# there are few; charts merge up to 32 adjacent buckets of the level below the one they need.
+ROLLUP_LEVELS = (5, 10, 15, 20)
 
 
 class Run(models.Model):

@@ -71,12 +71,41 @@ def _sorted_series(
     return Series(run_pk, x, values, count, sampled=len(x) < count)
 
 
+# Read at most this many stored summaries per wanted bucket, and merge them in numpy.
+_MERGE_FACTOR = 8
+
+
 def _level_for(extent: _Extent, buckets: int) -> int:
-    """The finest rollup level that splits the step range into at most `buckets` buckets."""
+    """The finest rollup level with at most _MERGE_FACTOR summaries per wanted bucket."""
     for level in ROLLUP_LEVELS:
-        if (extent.step_hi >> level) - (extent.step_lo >> level) + 1 <= buckets:
+        if (extent.step_hi >> level) - (extent.step_lo >> level) + 1 <= buckets * _MERGE_FACTOR:
             return level
     return ROLLUP_LEVELS[-1]
+
+
+def _shift_for(extent: _Extent, level: int, buckets: int) -> int:
+    """How many bits of the bucket number to drop so that at most `buckets` buckets remain."""
+    shift = 0
+    while (extent.step_hi >> (level + shift)) - (extent.step_lo >> (level + shift)) + 1 > buckets:
+        shift += 1
+    return shift
+
+
+def _merged(
+    bucket: npt.NDArray[np.int64],
+    value: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    shift: int,
+    lowest: bool,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The lowest (or highest) value and its x in each group of 2**shift adjacent buckets."""
+    if shift == 0:
+        return x, value
+    group = np.right_shift(bucket, shift)
+    order = np.lexsort((x, value if lowest else -value, group))
+    _, first = np.unique(group[order], return_index=True)
+    chosen = order[first]
+    return x[chosen], value[chosen]
 
 
 def _streamed_by_time(run_pk: int, key: str, extent: _Extent, max_points: int) -> Series:
@@ -165,26 +194,45 @@ def metric_series(
     levels = {pk: _level_for(extent, buckets) for pk, extent in extents.items() if pk not in result}
     if not levels:
         return result
-    by_level: dict[int, list[int]] = {}
-    for pk, level in levels.items():
-        by_level.setdefault(level, []).append(pk)
-    chosen = Q()
-    for level, level_pks in by_level.items():
-        chosen |= Q(level=level, run_id__in=level_pks)
+    kind = "timestamp" if by_time else "step"
+    summaries: dict[int, npt.NDArray[np.float64]] = {}
+    pending = dict(levels)
+    while pending:
+        chosen = Q()
+        for level in set(pending.values()):
+            chosen |= Q(level=level, run_id__in=[pk for pk, lv in pending.items() if lv == level])
+        fetched = _grouped(
+            list(
+                MetricRollup.objects.filter(chosen, key=key)
+                .order_by()
+                .values_list(
+                    "run_id",
+                    "min_value",
+                    f"min_{kind}",
+                    "max_value",
+                    f"max_{kind}",
+                    "bucket",
+                    "count",
+                )
+            )
+        )
+        retry: dict[int, int] = {}
+        for pk, level in pending.items():
+            array = fetched.get(pk)
+            # Ingest skips levels too fine for a sparse batch: a level that misses points
+            # shows it in its counts, and the next coarser one is read instead.
+            if array is not None and int(array[:, 5].sum()) == extents[pk].count:
+                summaries[pk] = array
+            elif level != ROLLUP_LEVELS[-1]:
+                retry[pk] = ROLLUP_LEVELS[ROLLUP_LEVELS.index(level) + 1]
+                levels[pk] = retry[pk]
+        pending = retry
     ends = Q()
     for pk, level in levels.items():
         extent = extents[pk]
         ends |= Q(
             run_id=pk, level=level, bucket__in=[extent.step_lo >> level, extent.step_hi >> level]
         )
-    kind = "timestamp" if by_time else "step"
-    summaries = _grouped(
-        list(
-            MetricRollup.objects.filter(chosen, key=key)
-            .order_by()
-            .values_list("run_id", "min_value", f"min_{kind}", "max_value", f"max_{kind}")
-        )
-    )
     first_x, last_x = ("first_timestamp", "last_timestamp") if by_time else ("step_lo", "step_hi")
     boundaries = _grouped(
         list(
@@ -200,8 +248,12 @@ def metric_series(
         if by_time and len(array) * 8 < buckets:
             result[run_pk] = _streamed_by_time(run_pk, key, extent, max_points)
             continue
-        xs = [array[:, 1], array[:, 3]]
-        ys = [array[:, 0], array[:, 2]]
+        shift = _shift_for(extent, levels[run_pk], buckets)
+        bucket = array[:, 4].astype(np.int64)
+        low_x, low = _merged(bucket, array[:, 0], array[:, 1], shift, lowest=True)
+        high_x, high = _merged(bucket, array[:, 2], array[:, 3], shift, lowest=False)
+        xs = [low_x, high_x]
+        ys = [low, high]
         for step_lo, step_hi, first_value, first, last_value, last in boundaries.get(run_pk, []):
             if step_lo == extent.step_lo:
                 xs.append(np.array([first]))

@@ -185,53 +185,81 @@ def _position(row: MetricRow) -> tuple[int, int]:
     return (row.step, row.timestamp)
 
 
-def rollups_of(rows: Iterable[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
-    """Summaries of rows per (key, level, bucket) for every rollup level; NaN rows are skipped.
+# A level is summarised for a key only where its buckets hold about this many points or more.
+DENSE_ENOUGH = 4
 
-    Each level is merged from the one below (buckets are aligned), so the work is about
-    4/3 of the row count rather than one pass per level.
+
+def _finest_useful_level(points: list[MetricRow]) -> int:
+    """The finest level whose buckets would hold DENSE_ENOUGH of these points on average.
+
+    A level with about one point per bucket costs as much as the points themselves at ingest
+    and saves a chart nothing, so sparse series (eval metrics every 100 steps, say) skip it.
+    Charts notice a level that misses points by its counts and read a coarser one.
     """
-    first_level = ROLLUP_LEVELS[0]
-    members: dict[tuple[str, int], list[MetricRow]] = {}
+    steps = [point.step for point in points]
+    span = max(steps) - min(steps) + 1
+    needed = DENSE_ENOUGH * span / len(points)
+    for level in ROLLUP_LEVELS:
+        if (1 << level) >= needed:
+            return level
+    return ROLLUP_LEVELS[-1]
+
+
+def _summary(points: list[MetricRow]) -> Rollup:
+    # min()/max() return the first of equal candidates: the same tie rule as rollup_merge.
+    low = min(points, key=_value)
+    high = max(points, key=_value)
+    first = min(points, key=_position)
+    last = max(points, key=_position)
+    return Rollup(
+        len(points),
+        first.step,
+        last.step,
+        min(p.timestamp for p in points),
+        max(p.timestamp for p in points),
+        low.value,
+        low.step,
+        low.timestamp,
+        high.value,
+        high.step,
+        high.timestamp,
+        first.value,
+        first.timestamp,
+        last.value,
+        last.timestamp,
+    )
+
+
+def rollups_of(rows: Iterable[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
+    """Summaries of rows per (key, level, bucket); NaN rows are skipped.
+
+    Each key gets every level from its finest useful one up (see _finest_useful_level), each
+    merged from the one below (buckets are aligned), so the work is close to one pass.
+    """
+    by_key: dict[str, list[MetricRow]] = {}
     for row in rows:
         if not row.is_nan:
-            members.setdefault((row.key, row.step >> first_level), []).append(row)
-    current: dict[tuple[str, int], Rollup] = {}
-    for slot, points in members.items():
-        # min()/max() return the first of equal candidates: the same tie rule as rollup_merge.
-        low = min(points, key=_value)
-        high = max(points, key=_value)
-        first = min(points, key=_position)
-        last = max(points, key=_position)
-        current[slot] = Rollup(
-            len(points),
-            first.step,
-            last.step,
-            min(p.timestamp for p in points),
-            max(p.timestamp for p in points),
-            low.value,
-            low.step,
-            low.timestamp,
-            high.value,
-            high.step,
-            high.timestamp,
-            first.value,
-            first.timestamp,
-            last.value,
-            last.timestamp,
-        )
+            by_key.setdefault(row.key, []).append(row)
     result: dict[tuple[str, int, int], Rollup] = {}
-    previous_level = first_level
-    for level in ROLLUP_LEVELS:
-        if level != first_level:
-            coarser: dict[tuple[str, int], Rollup] = {}
-            for (key, bucket), rollup in sorted(current.items()):
-                slot = (key, bucket >> (level - previous_level))
-                existing = coarser.get(slot)
-                coarser[slot] = rollup if existing is None else rollup_merge(existing, rollup)
-            current, previous_level = coarser, level
-        for (key, bucket), rollup in current.items():
-            result[(key, level, bucket)] = rollup
+    for key, points in by_key.items():
+        first_level = _finest_useful_level(points)
+        members: dict[int, list[MetricRow]] = {}
+        for point in points:
+            members.setdefault(point.step >> first_level, []).append(point)
+        current = {bucket: _summary(group) for bucket, group in members.items()}
+        previous_level = first_level
+        for level in ROLLUP_LEVELS:
+            if level < first_level:
+                continue
+            if level != first_level:
+                coarser: dict[int, Rollup] = {}
+                for bucket, rollup in sorted(current.items()):
+                    slot = bucket >> (level - previous_level)
+                    existing = coarser.get(slot)
+                    coarser[slot] = rollup if existing is None else rollup_merge(existing, rollup)
+                current, previous_level = coarser, level
+            for bucket, rollup in current.items():
+                result[(key, level, bucket)] = rollup
     return result
 
 
@@ -295,6 +323,11 @@ def rollups_upsert(
     # Sorted by primary key: concurrent writers to one run lock rows in the same order.
     rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
     if connection.vendor == "postgresql":
-        cursor.execute(_PG_UPSERT_ROLLUPS, [run_pk, *(list(c) for c in zip(*rows, strict=True))])
+        columns = list(zip(*rows, strict=True))
+        literals = ['{"' + '","'.join(map(_text_literal, columns[0])) + '"}']
+        for kind, column in zip(_PG_ROLLUP_TYPES[1:], columns[1:], strict=True):
+            render = _float_literal if kind == "float8" else str
+            literals.append("{" + ",".join(map(render, column)) + "}")
+        cursor.execute(_PG_UPSERT_ROLLUPS, [run_pk, *literals])
     else:
         cursor.executemany(_SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in rows])

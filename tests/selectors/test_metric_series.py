@@ -79,3 +79,25 @@ def test_query_count_does_not_depend_on_runs_or_points(django_assert_num_queries
         series = metric_series(runs=runs, key="loss", max_points=500)
     assert sorted(series) == sorted(run.pk for run in runs[:3])
     assert all(len(s) <= 500 for s in series.values())
+
+
+def test_a_series_whose_fine_level_misses_sparse_batches_is_read_coarser() -> None:
+    # given: dense batches, then a sparse one (every 40 steps) that skips the finest level
+    run = make_run(make_experiment(make_workspace()))
+    rng = np.random.default_rng(9)
+    dense = rng.normal(0, 0.1, 20_000)
+    dense[7_777] = 25.0
+    log(run, [MetricPoint("loss", float(v), T0 + s, s) for s, v in enumerate(dense)])
+    sparse_steps = range(20_000, 60_000, 40)
+    sparse = [MetricPoint("loss", 0.5, T0 + s, s) for s in sparse_steps]
+    sparse[500] = MetricPoint("loss", -20.0, T0 + sparse_steps[500], sparse_steps[500])
+    log(run, sparse)
+    # when
+    series = metric_series(runs=[run], key="loss", max_points=1000)[run.pk]
+    # then: every point is accounted for and both spikes survive
+    assert series.count == 21_000
+    assert len(series) <= 1000
+    kept = dict(zip(series.x.tolist(), series.values.tolist(), strict=True))
+    assert kept[7_777] == 25.0
+    assert kept[sparse_steps[500]] == -20.0
+    assert kept[59_960] == 0.5

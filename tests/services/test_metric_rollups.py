@@ -54,9 +54,9 @@ def test_rollups_of_summarises_each_level() -> None:
     rows.append(MetricRow("loss", 5000, 50, math.nan, True))
     rollups = rollups_of(rows)
     finest = {b: r for (k, level, b), r in rollups.items() if level == ROLLUP_LEVELS[0]}
-    assert sorted(finest) == list(range(13))  # steps 0..99 in buckets of 8
+    assert sorted(finest) == list(range(4))  # steps 0..99 in buckets of 32
     assert finest[0] == Rollup(
-        8, 0, 7, 1000, 1007, 0.0, 0, 1000, 6.0, 6, 1006, 0.0, 1000, 0.0, 1007
+        32, 0, 31, 1000, 1031, 0.0, 0, 1000, 6.0, 6, 1006, 0.0, 1000, 3.0, 1031
     )
     coarsest = [r for (k, level, b), r in rollups.items() if level == ROLLUP_LEVELS[-1]]
     # NaN points are gaps in a chart and are left out of the summaries.
@@ -71,8 +71,8 @@ def test_rollups_of_handles_negative_steps_and_infinities() -> None:
         MetricRow("m", 2, -1, math.inf, False),
         MetricRow("m", 3, 0, -math.inf, False),
     ]
-    finest = {b: r for (k, level, b), r in rollups_of(rows).items() if level == 3}
-    assert sorted(finest) == [-2, -1, 0]
+    finest = {b: r for (k, level, b), r in rollups_of(rows).items() if level == 5}
+    assert sorted(finest) == [-1, 0]
     assert finest[-1].max_value == math.inf
     assert finest[0].min_value == -math.inf
 
@@ -101,6 +101,16 @@ def test_ingest_keeps_rollups_equal_to_the_history_across_batches_and_replays() 
     assert top.count == 3001
     assert (top.max_value, top.max_step) == (99.0, 5)
     assert not any(key == "acc" for key, _, _ in stored)
+
+
+def test_sparse_keys_skip_levels_finer_than_their_points() -> None:
+    # An eval metric every 100 steps: buckets of 32 steps would hold a point each.
+    sparse = [MetricRow("eval", step, step, 1.0, False) for step in range(0, 5000, 100)]
+    dense = [MetricRow("loss", step, step, 1.0, False) for step in range(50)]
+    levels = {(key, level) for key, level, _bucket in rollups_of(sparse + dense)}
+    assert ("loss", ROLLUP_LEVELS[0]) in levels
+    assert ("eval", ROLLUP_LEVELS[0]) not in levels
+    assert ("eval", ROLLUP_LEVELS[1]) in levels
 
 
 def test_rollups_of_equals_merging_point_by_point() -> None:
