@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_WORKSPACE ?= demo/demo
 
-.PHONY: run test install install-dev migrate lint clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test install install-dev migrate lint clean chromium screenshots bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +37,27 @@ run: migrate
 	@echo
 	@echo "Portal: http://127.0.0.1:$(PORT)/   (Ctrl-C stops it)"
 	$(BIN)/gunicorn portal.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
-		--access-logfile - --timeout 600
+		--access-logfile - --timeout 600 --limit-request-line 0
+# (--limit-request-line 0: a compare view of hundreds of runs names them all in its address.)
+
+## chromium: the browser the browser tests drive (Debian's package; Playwright downloads none)
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "Browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium"; exit 1; fi; \
+	fi
 
 ## test: the whole suite (DATABASE_URL/REDIS_URL select PostgreSQL and Redis)
-test: install-dev
+test: install-dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## screenshots: docs/screenshots/*.png of the main pages, from the browser test's demo data
+screenshots: install-dev chromium
+	PORTAL_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/browser -q
+
+## bench: the portal pages' speed targets, on the PostgreSQL of DATABASE_URL (see docs/PERFORMANCE.md)
+bench: install-dev
+	$(BIN)/python bench/portal_pages.py
 
 lint: install-dev
 	$(BIN)/ruff check .

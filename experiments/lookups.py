@@ -1,12 +1,31 @@
 """SQL LIKE and ILIKE with MLflow's meaning (LIKE case-sensitive, `%` and `_` wildcards) on
-every supported database. SQLite's LIKE ignores case, so there LIKE runs as GLOB.
+every supported database. SQLite's LIKE ignores case, so there LIKE runs as GLOB; SQLite's
+case folding only knows ASCII, so ILIKE lowers both sides with Python's str.lower.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.db.models import CharField, Lookup, TextField
+
+SQLITE_LOWER = "portal_lower"
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def register_sqlite_functions(
+    sender: object, connection: BaseDatabaseWrapper, **kwargs: object
+) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
+
+
+connection_created.connect(register_sqlite_functions)
 
 
 def like_to_glob(pattern: str) -> str:
@@ -53,5 +72,33 @@ class ILike(_PatternLookup):
     def as_sqlite(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        # SQLite's LIKE is case-insensitive for ASCII; lower() both sides for the rest.
-        return f"lower({lhs}) LIKE lower({rhs})", [*lhs_params, *rhs_params]
+        # SQLite's own lower() and LIKE fold ASCII only ('É' would not match 'é').
+        sql = f"{SQLITE_LOWER}({lhs}) LIKE {SQLITE_LOWER}({rhs})"
+        return sql, [*lhs_params, *rhs_params]
+
+
+@CharField.register_lookup
+@TextField.register_lookup
+class ContainsText(Lookup):
+    """Case-insensitive substring match of literal text (no wildcards), for finding by name.
+
+    On PostgreSQL it is `ILIKE '%text%'`, which a trigram (pg_trgm) index answers; SQLite
+    compares text lowered by Python, like ILIKE above.
+    """
+
+    lookup_name = "contains_text"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        escaped = [
+            "%" + str(p).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            for p in rhs_params
+        ]
+        return f"{lhs} ILIKE {rhs}", [*lhs_params, *escaped]
+
+    def as_sqlite(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        lowered = [str(p).lower() for p in rhs_params]
+        return f"instr({SQLITE_LOWER}({lhs}), {rhs}) > 0", [*lhs_params, *lowered]

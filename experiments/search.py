@@ -71,6 +71,14 @@ class Dialect:
     attribute_aliases: dict[str, str]
     order_kinds: frozenset[str]
     order_attributes: frozenset[str]
+    # Entity prefixes accepted (None: every alias of an accepted kind).
+    entity_names: frozenset[str] | None = None
+    # Aliases accepted in order_by (None: those of filters); MLflow keeps them narrower.
+    order_attribute_aliases: dict[str, str] | None = None
+    # Attributes compared with fewer comparators than their type allows.
+    attribute_comparators: dict[str, frozenset[str]] | None = None
+    # Numeric attributes that only take integer literals.
+    integer_attributes: frozenset[str] = frozenset()
 
 
 RUNS = Dialect(
@@ -90,6 +98,7 @@ RUNS = Dialect(
     order_attributes=frozenset(
         {"run_id", "run_name", "status", "user_id", "artifact_uri", "start_time", "end_time"}
     ),
+    order_attribute_aliases={"created": "start_time", "Created": "start_time"},
 )
 EXPERIMENTS = Dialect(
     name="experiments",
@@ -100,6 +109,10 @@ EXPERIMENTS = Dialect(
     attribute_aliases={},
     order_kinds=frozenset({"attribute"}),
     order_attributes=frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
+    entity_names=frozenset({"attribute", "tag", "tags"}),
+    # experiment_id is an integer column matched by identity, as in MLflow's store.
+    attribute_comparators={"experiment_id": frozenset({"=", "!=", "IN", "NOT IN"})},
+    integer_attributes=frozenset({"creation_time", "last_update_time"}),
 )
 LOGGED_MODELS = Dialect(
     name="logged models",
@@ -133,9 +146,9 @@ _TOKEN = re.compile(
     (?P<ws>\s+)
     | (?P<string>'[^']*'(?:'[^']*')*)
     | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
-    | (?P<ident>(?:`[^`]*`|[A-Za-z_][\w]*)(?:\.(?:`[^`]*`|"[^"]*"|[\w]+))*)
+    | (?P<ident>(?:`[^`]*`|[A-Za-z_][\w]*)(?:\.(?:`[^`]*`|"[^"]*"|'[^']*'|[\w]+))*)
     | (?P<dqstring>"[^"]*")
-    | (?P<op>!=|<>|>=|<=|=|<|>)
+    | (?P<op>!=|>=|<=|=|<|>)
     | (?P<lparen>\()
     | (?P<rparen>\))
     | (?P<comma>,)
@@ -180,7 +193,7 @@ def _unquote(part: str) -> str:
 
 def _identifier(text: str, dialect: Dialect, *, ordering: bool = False) -> tuple[Kind, str]:
     """(kind, key) of an identifier such as `metrics.acc`, `params."a b"` or `status`."""
-    if text.startswith("`") and text.endswith("`") and text.count("`") == 2:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in '`"' and text.count(text[0]) == 2:
         entity, key = "attribute", text[1:-1]
     elif "." in text:
         head, _, rest = text.partition(".")
@@ -189,6 +202,8 @@ def _identifier(text: str, dialect: Dialect, *, ordering: bool = False) -> tuple
         entity, key = "attribute", text
     kinds = dialect.order_kinds if ordering else dialect.kinds
     kind = _ENTITY_ALIASES.get(entity)
+    if dialect.entity_names is not None and entity not in dialect.entity_names:
+        kind = None
     if kind is None or kind not in kinds:
         valid = ", ".join(sorted(kinds))
         raise InvalidInput(
@@ -196,7 +211,10 @@ def _identifier(text: str, dialect: Dialect, *, ordering: bool = False) -> tuple
             f"{valid}."
         )
     if kind == "attribute":
-        key = dialect.attribute_aliases.get(key, key)
+        aliases = dialect.attribute_aliases
+        if ordering and dialect.order_attribute_aliases is not None:
+            aliases = dialect.order_attribute_aliases
+        key = aliases.get(key, key)
         allowed = (
             dialect.order_attributes
             if ordering
@@ -261,7 +279,7 @@ class _Parser:
         token = self.take()
         if token.kind == "lparen":
             raise InvalidInput("Parentheses are not supported: join conditions with AND.")
-        if token.kind != "ident":
+        if token.kind not in ("ident", "dqstring"):
             raise InvalidInput(
                 f"Expected a name such as metrics.<key>, params.<key>, tags.<key> or an "
                 f"attribute at character {token.position + 1}, found '{token.text}'."
@@ -322,6 +340,8 @@ class _Parser:
         allowed = NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS
         if kind in ("parameter", "tag") or (kind == "attribute" and not numeric):
             allowed = STRING_COMPARATORS
+        if kind == "attribute" and key in (self.dialect.attribute_comparators or {}):
+            allowed = self.dialect.attribute_comparators[key]  # type: ignore[index]
         if comparator not in allowed:
             raise InvalidInput(
                 f"The comparison '{comparator}' cannot be used with {name}; use one of "
@@ -333,8 +353,13 @@ class _Parser:
                 raise InvalidInput(f"Expected a number to compare {name} with, found {token.text}.")
             if kind == "metric":
                 return float(token.text)
-            number = float(token.text)
-            return int(number) if re.fullmatch(r"-?\d+", token.text) else number
+            if re.fullmatch(r"-?\d+", token.text):
+                return int(token.text)
+            if key in self.dialect.integer_attributes:
+                raise InvalidInput(
+                    f"Expected an integer to compare {name} with, found {token.text}."
+                )
+            return float(token.text)
         if token.kind == "string":
             return token.text[1:-1]
         if token.kind == "dqstring":
@@ -378,7 +403,7 @@ def parse_order_by(clauses: list[str], dialect: Dialect = RUNS) -> list[OrderKey
     for clause in clauses:
         match = _ORDER.match(clause or "")
         tokens = _tokenize(match.group("ident")) if match else []
-        if not match or len(tokens) != 1 or tokens[0].kind not in ("ident", "keyword"):
+        if not match or len(tokens) != 1 or tokens[0].kind not in ("ident", "keyword", "dqstring"):
             raise InvalidInput(f"Invalid order_by clause '{clause}'. Could not be parsed.")
         kind, key = _identifier(tokens[0].text, dialect, ordering=True)
         if (kind, key) in seen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from typing import IO
 
@@ -16,8 +17,10 @@ class ArtifactStorage(FileSystemStorage):
     """A FileSystemStorage that overwrites in place atomically and never leaves its root.
 
     Writes go to a temporary file next to the target and are renamed over it, so a failed or
-    interrupted upload leaves the previous file (if any) intact. Every path is resolved with
-    symlinks followed and must stay under the root.
+    interrupted upload leaves the previous file (if any) intact. No path may pass through a
+    symbolic link below the root: a link planted in a run's folder could lead out of the root
+    or into another workspace's folder, which the owner prefixes cannot see. Listings leave
+    links out, and deleting a folder removes the links in it, never what they point to.
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -25,12 +28,26 @@ class ArtifactStorage(FileSystemStorage):
         super().__init__(**kwargs)
 
     def path(self, name: str) -> str:
+        if "\x00" in name:
+            raise SuspiciousFileOperation("Path names cannot contain NUL characters")
+        # safe_join refuses names that leave the root lexically (`..`, absolute paths).
         candidate = safe_join(self.location, name)
+        relative = os.path.relpath(candidate, self.location)
         root = os.path.realpath(self.location)
-        resolved = os.path.realpath(candidate)
-        if resolved != root and not resolved.startswith(root + os.sep):
-            raise SuspiciousFileOperation(f"Path {name!r} resolves outside the artifact root")
+        unlinked = root if relative == os.curdir else os.path.join(root, relative)
+        if os.path.realpath(candidate) != unlinked:
+            raise SuspiciousFileOperation(f"Path {name!r} passes through a symbolic link")
         return candidate
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        directories: list[str] = []
+        files: list[str] = []
+        with os.scandir(self.path(path)) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    continue
+                (directories if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
+        return directories, files
 
     def _save(self, name: str, content: IO[bytes]) -> str:
         full_path = self.path(name)
@@ -69,7 +86,7 @@ def iter_files(storage: FileSystemStorage, prefix: str) -> list[str]:
         current = pending.pop()
         try:
             directories, files = storage.listdir(current)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         names.extend(f"{current}/{name}" for name in files)
         pending.extend(f"{current}/{name}" for name in directories)
@@ -77,12 +94,22 @@ def iter_files(storage: FileSystemStorage, prefix: str) -> list[str]:
 
 
 def delete_tree(storage: FileSystemStorage, prefix: str) -> int:
-    """Delete every file under `prefix` and then the emptied folders. Returns the files deleted."""
-    files = iter_files(storage, prefix)
-    for name in files:
-        storage.delete(name)
+    """Delete the folder `prefix` with everything in it. Returns the files deleted.
+
+    Symbolic links inside are removed, never followed (shutil.rmtree also resists links
+    swapped in while it runs). Deleting a missing folder deletes nothing: requests are replayed.
+    """
     root = storage.path(prefix)
-    for directory, _subdirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)
-    return len(files)
+    if os.path.realpath(root) == os.path.realpath(storage.location):
+        raise SuspiciousFileOperation("Refusing to delete the whole storage root")
+    if not os.path.isdir(root):
+        return 0
+    deleted = sum(
+        1
+        for directory, _folders, files in os.walk(root)
+        for name in files
+        if not os.path.islink(os.path.join(directory, name))
+    )
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(root)
+    return deleted

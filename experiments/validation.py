@@ -19,15 +19,21 @@ MAX_ENTITIES_PER_BATCH = 1000
 MAX_DATASET_NAME_SIZE = 500
 MAX_DATASET_DIGEST_SIZE = 36
 MAX_DATASET_SOURCE_SIZE = 65535
+# MLflow has no check for it, but its datasets.dataset_source_type column holds 36.
+MAX_DATASET_SOURCE_TYPE_SIZE = 36
 MAX_DATASET_SCHEMA_SIZE = 1048575
 MAX_DATASET_PROFILE_SIZE = 16777215
 MAX_INPUT_TAG_KEY_SIZE = 255
 MAX_INPUT_TAG_VALUE_SIZE = 500
 MAX_RUN_NAME_LENGTH = MAX_TAG_VAL_LENGTH
 MAX_USER_ID_LENGTH = 256
+# Column widths of MLflow's store for fields it does not check itself.
+MAX_RUN_ID_LENGTH = 32
+MAX_MODEL_ID_LENGTH = 64
+MAX_MODEL_TYPE_LENGTH = 500
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-_KEY_RE = re.compile(r"^[/\w.\- :]*$")
+_KEY_RE = re.compile(r"[/\w.\- :]*")
 _BAD_CHARACTER_MESSAGE = (
     "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), "
     "colon(:) and slashes (/)."
@@ -48,7 +54,8 @@ def _path_not_unique(name: str) -> bool:
 
 def validate_key(name: str, path: str = "key") -> None:
     """A metric, param or tag key: MLflow's characters, no path tricks, at most 250 chars."""
-    if not _KEY_RE.match(name):
+    # fullmatch: with match, `$` would also accept a trailing newline.
+    if not _KEY_RE.fullmatch(name):
         raise InvalidInput(invalid_value(path, name, _BAD_CHARACTER_MESSAGE))
     if _path_not_unique(name):
         raise InvalidInput(

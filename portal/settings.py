@@ -116,7 +116,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-portal.sqlite3")
-    # The embedded default keeps its database under ./var: make sure the folder exists.
+    # SQLite cannot create the folder of its file: a fresh checkout has no ./var yet.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # A stuck lock must not hold an API worker forever: the client retries the 503 it gets.

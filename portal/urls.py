@@ -4,7 +4,7 @@ the admin and the portal's own REST API."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from experiments.mlflow import urls as mlflow_urls
 from experiments.mlflow import views_server
@@ -21,6 +21,8 @@ urlpatterns = [
             namespace="mlflow",
         ),
     ),
+    # Anything else under the tracking URIs is an unknown MLflow call: JSON, never HTML.
+    re_path(r"^mlflow/[\s\S]*$", views_server.not_found),
     path(
         "",
         include(

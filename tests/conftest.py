@@ -6,11 +6,17 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.servers.basehttp import WSGIRequestHandler
 
 from experiments.choices import Role
 from experiments.models import Workspace
 from experiments.tracking import tracking_uri
 from tests.factories import grant, make_api_key, make_user, make_workspace
+
+# The live server writes a response's headers and body separately. With Nagle's algorithm on,
+# every request on the mlflow client's keep-alive session then waits for the client's delayed
+# ACK (about 40 ms), which makes the suite several times slower than the server is.
+WSGIRequestHandler.disable_nagle_algorithm = True
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

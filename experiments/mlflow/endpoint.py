@@ -23,6 +23,7 @@ from experiments.choices import Role
 from experiments.errors import PortalError
 from experiments.mlflow.auth import authenticate_request, authorize
 from experiments.mlflow.errors import MlflowError, error_response
+from experiments.mlflow.parsing import require_storable
 from experiments.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ def endpoint(*methods: str, write: bool = False) -> Callable[[View], View]:
                     f"use {', '.join(sorted(allowed))}.",
                     status=405,
                 )
+            # Names from the URL and the workspace header reach database lookups.
+            require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])
             principal = authenticate_request(request)
             resolved, label = resolve_workspace(request, group, workspace)
             writing = write and request.method != "GET"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -24,6 +25,44 @@ _SPECIAL_FLOATS = {
     "inf": math.inf,
     "-inf": -math.inf,
 }
+
+
+def storable(value: str) -> bool:
+    """Whether a database can store `value`: PostgreSQL refuses NUL characters, and a lone
+    surrogate (valid in JSON's \\u escapes) is not UTF-8."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def require_storable(data: object) -> None:
+    """Refuse a request holding a string no database can store, wherever it is nested.
+
+    Checked once for the whole request, so that no field can forget it. Iterative: a deeply
+    nested body must not exhaust the stack.
+    """
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not storable(item):
+                raise MlflowError.invalid(
+                    f"Invalid value {json.dumps(item[:100])} in the request: strings cannot "
+                    "contain NUL characters or unpaired surrogates."
+                )
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+# `\u0000`, a surrogate escape, or UTF-8 bytes of a surrogate (json.loads lets them through).
+_MAY_HOLD_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\xed[\xa0-\xbf]")
 
 
 def missing(path: str) -> MlflowError:
@@ -98,6 +137,7 @@ class RequestFields:
     @classmethod
     def from_request(cls, request: HttpRequest) -> RequestFields:
         if request.method == "GET":
+            require_storable(dict(request.GET.lists()))
             return cls({key: request.GET.get(key) for key in request.GET}, request.GET)
         try:
             body = request.body
@@ -107,16 +147,20 @@ class RequestFields:
             return cls({})
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MlflowError.invalid(f"Malformed JSON request body: {exc}") from None
-        if isinstance(data, str):
-            # Older clients double-encode the body as a JSON string.
-            try:
+            if isinstance(data, str):
+                # Older clients double-encode the body as a JSON string.
                 data = json.loads(data)
-            except ValueError:
-                raise MlflowError.invalid("Malformed JSON request body.") from None
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise MlflowError.invalid(f"Malformed JSON request body: {exc}") from None
+        except RecursionError:
+            raise MlflowError.invalid("Malformed JSON request body: nested too deeply.") from None
         if not isinstance(data, dict):
             raise MlflowError.invalid("The request body must be a JSON object.")
+        if _MAY_HOLD_UNSTORABLE.search(body) or not body.lstrip().startswith(b"{"):
+            # Walking a 1,000-metric batch costs more than parsing it: only bodies that could
+            # hold a NUL or a lone surrogate (an escape, raw surrogate bytes, a double-encoded
+            # or non-UTF-8 body) are walked.
+            require_storable(data)
         return cls(data)
 
     def has(self, name: str) -> bool:

@@ -78,7 +78,8 @@ workspace_patterns = [
     ),
     path(ARTIFACTS, artifacts.list_artifacts, name="artifacts-root"),
     re_path(
-        r"^api/2\.0/mlflow-artifacts/artifacts/(?P<artifact_path>.*)$",
+        # [\s\S], not ".": a path holding a newline must reach the view (and be refused).
+        r"^api/2\.0/mlflow-artifacts/artifacts/(?P<artifact_path>[\s\S]*)$",
         artifacts.artifact,
         name="artifacts-file",
     ),
@@ -88,7 +89,7 @@ workspace_patterns = [
 
 # Unknown API paths answer ENDPOINT_NOT_FOUND (the client falls back on it), never HTML.
 fallback_patterns = [
-    re_path(r"^(?:ajax-)?api/.*$", server.not_found, name="endpoint-not-found"),
+    re_path(r"^(?:ajax-)?api/[\s\S]*$", server.not_found, name="endpoint-not-found"),
 ]
 
 root_only_patterns = [

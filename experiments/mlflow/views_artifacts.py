@@ -73,14 +73,22 @@ def _download(location: ArtifactLocation) -> FileResponse:
 
 @endpoint("GET", "PUT", "DELETE", write=True)
 def artifact(request: HttpRequest, workspace: Workspace, artifact_path: str) -> Any:
+    if request.META.get("QUERY_STRING"):
+        # The client sends none; a '?' in a path would otherwise silently cut it short.
+        raise MlflowError.invalid(
+            "Artifact requests take no query string; percent-encode '?' in artifact paths."
+        )
     location = resolve_location(workspace, artifact_path)
     if request.method == "GET":
         return _download(location)
     if request.method == "PUT":
         artifact_write(location=location, stream=request)
         return {}
-    if not location.relative and not artifact_path.strip("/"):
-        raise MlflowError.invalid("Refusing to delete the artifact root.")
+    if not location.relative:
+        raise MlflowError.invalid(
+            "Refusing to delete the artifact root of a run or logged model; "
+            "delete the run or model instead."
+        )
     artifact_delete(location=location)
     return {}
 
@@ -90,11 +98,7 @@ def list_artifacts(request: HttpRequest, workspace: Workspace) -> dict[str, Any]
     raw = request.GET.get("path", "")
     if not clean_relative_path(raw):
         return {}
-    try:
-        location = resolve_location(workspace, raw)
-    except NotFound:
-        return {}
-    entries = artifact_listing(location=location)
+    entries = artifact_listing(location=resolve_location(workspace, raw))
     if not entries:
         return {}
     return {

@@ -102,14 +102,17 @@ def _metric_point(item: dict[str, Any], path: str) -> MetricPoint:
     if timestamp is None:
         raise missing(f"{prefix}timestamp")
     step = item.get("step")
+    optional: dict[str, Any] = {}
+    for name in ("model_id", "dataset_name", "dataset_digest"):
+        optional[name] = item.get(name) or None
+        if optional[name] is not None and not isinstance(optional[name], str):
+            raise wrong_type(f"{prefix}{name}", optional[name])
     return MetricPoint(
         key,
         to_double(value, f"{prefix}value"),
         to_int64(timestamp, f"{prefix}timestamp"),
         0 if step is None or step == "" else to_int64(step, f"{prefix}step"),
-        item.get("model_id") or None,
-        item.get("dataset_name") or None,
-        item.get("dataset_digest") or None,
+        **optional,
     )
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 
 from experiments.choices import LifecycleStage
 from experiments.models.groups import Workspace
 
 DEFAULT_EXPERIMENT_NAME = "Default"
+# When an experiment was last active: its newest run's start, or its creation.
+LAST_ACTIVITY = Coalesce(F("last_run_time"), F("creation_time"))
 # MLflow clients address a workspace's Default experiment as "0".
 DEFAULT_EXPERIMENT_WIRE_ID = "0"
 
@@ -22,6 +26,9 @@ class Experiment(models.Model):
     # Milliseconds since the epoch, as MLflow reports them.
     creation_time = models.BigIntegerField()
     last_update_time = models.BigIntegerField()
+    # Start time of the newest run (ms), kept by run_create: the portal lists and ranks
+    # experiments by activity without reading their runs.
+    last_run_time = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -40,6 +47,13 @@ class Experiment(models.Model):
             models.Index(
                 fields=["workspace", "-creation_time", "id"],
                 name="experiments_exp_ws_created",
+            ),
+            # The workspace page: a workspace's experiments, most recently active first.
+            models.Index(
+                F("workspace"),
+                F("lifecycle_stage"),
+                LAST_ACTIVITY.desc(),
+                name="experiments_exp_ws_activity",
             ),
         ]
 

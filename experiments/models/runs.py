@@ -11,6 +11,10 @@ from experiments.models.groups import Workspace
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
+# Bucket widths (2**level steps) of the metric rollups: 32 to 2**20 steps, a factor 32 apart.
+# Every level costs upserts on every ingested batch (one row per key at the coarse levels), so
+# there are few; charts merge up to 32 adjacent buckets of the level below the one they need.
+ROLLUP_LEVELS = (5, 10, 15, 20)
 
 
 class Run(models.Model):
@@ -80,6 +84,41 @@ class Metric(models.Model):
     @property
     def real_value(self) -> float:
         return math.nan if self.is_nan else self.value
+
+
+class MetricRollup(models.Model):
+    """A summary of a metric's points whose steps share one bucket of 2**level steps.
+
+    Kept current at ingest for every level in ROLLUP_LEVELS, so a chart of a series with
+    millions of points reads a few thousand summaries instead of the points. It keeps what a
+    faithful line needs: the count, the step and time extent, and the first, last, lowest and
+    highest point (value with its step and timestamp). NaN points are left out (charts skip
+    them).
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "key", "level", "bucket")
+    # The primary key starts with run_id, so no separate index is needed.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, db_index=False, related_name="+")
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    level = models.SmallIntegerField()
+    # step >> level: buckets are aligned, so a coarser level is a merge of finer ones.
+    bucket = models.BigIntegerField()
+    count = models.BigIntegerField()
+    step_lo = models.BigIntegerField()
+    step_hi = models.BigIntegerField()
+    timestamp_lo = models.BigIntegerField()
+    timestamp_hi = models.BigIntegerField()
+    min_value = models.FloatField()
+    min_step = models.BigIntegerField()
+    min_timestamp = models.BigIntegerField()
+    max_value = models.FloatField()
+    max_step = models.BigIntegerField()
+    max_timestamp = models.BigIntegerField()
+    # The first point by (step, timestamp) is at step_lo, the last at step_hi.
+    first_value = models.FloatField()
+    first_timestamp = models.BigIntegerField()
+    last_value = models.FloatField()
+    last_timestamp = models.BigIntegerField()
 
 
 class LatestMetric(models.Model):

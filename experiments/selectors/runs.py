@@ -130,10 +130,11 @@ def decode_offset_token(token: str | None) -> int:
         return 0
     try:
         payload = json.loads(base64.b64decode(token, validate=True))
-        offset = int(payload["offset"])
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        raise InvalidInput(f"Invalid page token '{token[:100]}'.") from None
-    if not 0 <= offset <= INT64_MAX:
+    except (binascii.Error, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        payload = None
+    offset = payload.get("offset") if isinstance(payload, dict) else None
+    # Exactly an int: json gives floats (also inf and NaN) and bools for other tokens.
+    if type(offset) is not int or not 0 <= offset <= INT64_MAX:
         raise InvalidInput(f"Invalid page token '{token[:100]}'.")
     return offset
 
@@ -153,13 +154,23 @@ def _encode_history_token(row: tuple[float, int, int, bool]) -> str:
 
 def _decode_history_token(token: str) -> tuple[int, int, float, bool]:
     try:
-        timestamp, step, value, is_nan = json.loads(base64.urlsafe_b64decode(token))["after"]
-        after = (int(timestamp), int(step), float(value), bool(is_nan))
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        raise InvalidInput(f"Invalid page token '{token[:100]}'.") from None
-    if not (INT64_MIN <= after[0] <= INT64_MAX and INT64_MIN <= after[1] <= INT64_MAX):
+        payload = json.loads(base64.urlsafe_b64decode(token))
+    except (binascii.Error, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        payload = None
+    after = payload.get("after") if isinstance(payload, dict) else None
+    if not (
+        isinstance(after, list)
+        and len(after) == 4
+        and all(type(n) is int and INT64_MIN <= n <= INT64_MAX for n in after[:2])
+        and isinstance(after[2], str)
+        and type(after[3]) is bool
+    ):
         raise InvalidInput(f"Invalid page token '{token[:100]}'.")
-    return after
+    try:
+        value = float(after[2])
+    except ValueError:
+        raise InvalidInput(f"Invalid page token '{token[:100]}'.") from None
+    return after[0], after[1], value, after[3]
 
 
 def metric_history(

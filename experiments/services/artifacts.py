@@ -5,6 +5,7 @@ only the validated value is used.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -73,11 +74,24 @@ class ArtifactEntry:
     size: int | None
 
 
+# Errors of the file system that a client's path alone can cause.
+_PATH_ERRNOS = {
+    errno.ENAMETOOLONG: "is too long",
+    errno.ENOTDIR: "goes through a file",
+    errno.EEXIST: "goes through a file",
+    errno.EISDIR: "is a directory",
+}
+
+
 def _storage_call(function: Callable[..., T], *args: object) -> T:
     try:
         return function(*args)
     except SuspiciousFileOperation:
         raise InvalidInput("Invalid path.") from None
+    except OSError as error:
+        if error.errno not in _PATH_ERRNOS:
+            raise
+        raise InvalidInput(f"Invalid path: the path {_PATH_ERRNOS[error.errno]}.") from None
 
 
 def artifact_write(*, location: ArtifactLocation, stream: IO[bytes]) -> int:
@@ -86,7 +100,7 @@ def artifact_write(*, location: ArtifactLocation, stream: IO[bytes]) -> int:
         raise InvalidInput("An artifact upload needs a file path.")
     storage = artifact_storage()
     counter = _CountingReader(stream)
-    if storage.exists(location.name) and os.path.isdir(_storage_call(storage.path, location.name)):
+    if os.path.isdir(_storage_call(storage.path, location.name)):
         raise InvalidInput(f"'{location.relative}' is a directory.")
     _storage_call(storage.save, location.name, counter)
     return counter.count
@@ -99,7 +113,7 @@ def artifact_delete(*, location: ArtifactLocation) -> int:
     if os.path.isfile(full_path):
         storage.delete(location.name)
         return 1
-    return delete_tree(storage, location.name)
+    return _storage_call(delete_tree, storage, location.name)
 
 
 def artifact_listing(*, location: ArtifactLocation) -> list[ArtifactEntry] | None:

@@ -10,7 +10,14 @@ from experiments.clock import now_ms
 from experiments.errors import InvalidInput, NotFound
 from experiments.models import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag
 from experiments.names import random_run_name
-from experiments.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH, validate_key
+from experiments.validation import (
+    MAX_MODEL_TYPE_LENGTH,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_RUN_ID_LENGTH,
+    MAX_TAG_VAL_LENGTH,
+    validate_key,
+    validate_length,
+)
 
 _BAD_NAME_CHARACTERS = ("/", ":", ".", "%", '"', "'")
 
@@ -42,6 +49,8 @@ def logged_model_create(
 ) -> LoggedModel:
     if name is not None:
         _validate_name(name)
+    validate_length("source_run_id", source_run_id, MAX_RUN_ID_LENGTH)
+    validate_length("model_type", model_type, MAX_MODEL_TYPE_LENGTH)
     if not experiment.is_active:
         raise InvalidInput(
             f"The experiment {experiment.wire_id} must be in the 'active' state. "

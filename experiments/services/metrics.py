@@ -2,18 +2,20 @@
 
 History rows are inserted with ON CONFLICT DO NOTHING, so a replayed batch stores nothing
 twice; the latest value per key is upserted in the same transaction, only where the new point
-is newer by (step, timestamp, value) as MLflow defines it.
+is newer by (step, timestamp, value) as MLflow defines it. The rows that were actually new
+are folded into the metric rollups (min/max summaries per bucket of steps that charts read).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection
 
-from experiments.models import LatestMetric, Metric
+from experiments.models import LatestMetric, Metric, MetricRollup
+from experiments.models.runs import ROLLUP_LEVELS
 
 
 class MetricRow(NamedTuple):
@@ -55,7 +57,7 @@ _UPSERT_TAIL = (
 _PG_INSERT_HISTORY = (
     f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
     "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
-    "%s::boolean[]) ON CONFLICT DO NOTHING"
+    "%s::boolean[]) ON CONFLICT DO NOTHING RETURNING key, timestamp, step, value, is_nan"
 )
 _PG_UPSERT_LATEST = (
     f"INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) "
@@ -111,7 +113,221 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_PG_INSERT_HISTORY, _columns(run_pk, rows))
+            inserted = [MetricRow(*row) for row in cursor.fetchall()]
             cursor.execute(_PG_UPSERT_LATEST, _columns(run_pk, latest))
         else:
-            cursor.executemany(_SQLITE_INSERT_HISTORY, [(run_pk, *row) for row in rows])
+            inserted = []
+            for row in rows:
+                # One statement per row: rowcount tells which points were new (no RETURNING
+                # with OR IGNORE before SQLite 3.35), and SQLite runs in-process anyway.
+                cursor.execute(_SQLITE_INSERT_HISTORY, (run_pk, *row))
+                if cursor.rowcount == 1:
+                    inserted.append(row)
             cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest])
+        rollups_upsert(cursor, run_pk=run_pk, rollups=rollups_of(inserted))
+
+
+class Rollup(NamedTuple):
+    """The summary of one bucket of a series (see MetricRollup)."""
+
+    count: int
+    step_lo: int
+    step_hi: int
+    timestamp_lo: int
+    timestamp_hi: int
+    min_value: float
+    min_step: int
+    min_timestamp: int
+    max_value: float
+    max_step: int
+    max_timestamp: int
+    first_value: float
+    first_timestamp: int
+    last_value: float
+    last_timestamp: int
+
+
+def rollup_point(row: MetricRow) -> Rollup:
+    v, s, t = row.value, row.step, row.timestamp
+    return Rollup(1, s, s, t, t, v, s, t, v, s, t, v, t, v, t)
+
+
+def rollup_merge(a: Rollup, b: Rollup) -> Rollup:
+    """The summary of two buckets' points together; ties keep `a` (the database does the same)."""
+    low = b if b.min_value < a.min_value else a
+    high = b if b.max_value > a.max_value else a
+    first = b if (b.step_lo, b.first_timestamp) < (a.step_lo, a.first_timestamp) else a
+    last = b if (b.step_hi, b.last_timestamp) > (a.step_hi, a.last_timestamp) else a
+    return Rollup(
+        a.count + b.count,
+        min(a.step_lo, b.step_lo),
+        max(a.step_hi, b.step_hi),
+        min(a.timestamp_lo, b.timestamp_lo),
+        max(a.timestamp_hi, b.timestamp_hi),
+        low.min_value,
+        low.min_step,
+        low.min_timestamp,
+        high.max_value,
+        high.max_step,
+        high.max_timestamp,
+        first.first_value,
+        first.first_timestamp,
+        last.last_value,
+        last.last_timestamp,
+    )
+
+
+def _value(row: MetricRow) -> float:
+    return row.value
+
+
+def _position(row: MetricRow) -> tuple[int, int]:
+    return (row.step, row.timestamp)
+
+
+# A level is summarised for a key only where its buckets hold about this many points or more.
+DENSE_ENOUGH = 4
+
+
+def _finest_useful_level(points: list[MetricRow]) -> int:
+    """The finest level whose buckets would hold DENSE_ENOUGH of these points on average.
+
+    A level with about one point per bucket costs as much as the points themselves at ingest
+    and saves a chart nothing, so sparse series (eval metrics every 100 steps, say) skip it.
+    Charts notice a level that misses points by its counts and read a coarser one.
+    """
+    steps = [point.step for point in points]
+    span = max(steps) - min(steps) + 1
+    needed = DENSE_ENOUGH * span / len(points)
+    for level in ROLLUP_LEVELS:
+        if (1 << level) >= needed:
+            return level
+    return ROLLUP_LEVELS[-1]
+
+
+def _summary(points: list[MetricRow]) -> Rollup:
+    # min()/max() return the first of equal candidates: the same tie rule as rollup_merge.
+    low = min(points, key=_value)
+    high = max(points, key=_value)
+    first = min(points, key=_position)
+    last = max(points, key=_position)
+    return Rollup(
+        len(points),
+        first.step,
+        last.step,
+        min(p.timestamp for p in points),
+        max(p.timestamp for p in points),
+        low.value,
+        low.step,
+        low.timestamp,
+        high.value,
+        high.step,
+        high.timestamp,
+        first.value,
+        first.timestamp,
+        last.value,
+        last.timestamp,
+    )
+
+
+def rollups_of(rows: Iterable[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
+    """Summaries of rows per (key, level, bucket); NaN rows are skipped.
+
+    Each key gets every level from its finest useful one up (see _finest_useful_level), each
+    merged from the one below (buckets are aligned), so the work is close to one pass.
+    """
+    by_key: dict[str, list[MetricRow]] = {}
+    for row in rows:
+        if not row.is_nan:
+            by_key.setdefault(row.key, []).append(row)
+    result: dict[tuple[str, int, int], Rollup] = {}
+    for key, points in by_key.items():
+        first_level = _finest_useful_level(points)
+        members: dict[int, list[MetricRow]] = {}
+        for point in points:
+            members.setdefault(point.step >> first_level, []).append(point)
+        current = {bucket: _summary(group) for bucket, group in members.items()}
+        previous_level = first_level
+        for level in ROLLUP_LEVELS:
+            if level < first_level:
+                continue
+            if level != first_level:
+                coarser: dict[int, Rollup] = {}
+                for bucket, rollup in sorted(current.items()):
+                    slot = bucket >> (level - previous_level)
+                    existing = coarser.get(slot)
+                    coarser[slot] = rollup if existing is None else rollup_merge(existing, rollup)
+                current, previous_level = coarser, level
+            for bucket, rollup in current.items():
+                result[(key, level, bucket)] = rollup
+    return result
+
+
+_ROLLUP_TABLE = MetricRollup._meta.db_table
+_ROLLUP_COLUMNS = ("run_id", "key", "level", "bucket", *Rollup._fields)
+_R = _ROLLUP_TABLE
+# Merges a new summary into the stored one exactly as rollup_merge does (SET expressions see
+# the stored row's old values).
+_ROLLUP_MERGE = f"""ON CONFLICT (run_id, key, level, bucket) DO UPDATE SET
+    count = {_R}.count + excluded.count,
+    step_lo = CASE WHEN excluded.step_lo < {_R}.step_lo THEN excluded.step_lo ELSE {_R}.step_lo END,
+    step_hi = CASE WHEN excluded.step_hi > {_R}.step_hi THEN excluded.step_hi ELSE {_R}.step_hi END,
+    timestamp_lo = CASE WHEN excluded.timestamp_lo < {_R}.timestamp_lo
+        THEN excluded.timestamp_lo ELSE {_R}.timestamp_lo END,
+    timestamp_hi = CASE WHEN excluded.timestamp_hi > {_R}.timestamp_hi
+        THEN excluded.timestamp_hi ELSE {_R}.timestamp_hi END,
+    min_value = CASE WHEN excluded.min_value < {_R}.min_value
+        THEN excluded.min_value ELSE {_R}.min_value END,
+    min_step = CASE WHEN excluded.min_value < {_R}.min_value
+        THEN excluded.min_step ELSE {_R}.min_step END,
+    min_timestamp = CASE WHEN excluded.min_value < {_R}.min_value
+        THEN excluded.min_timestamp ELSE {_R}.min_timestamp END,
+    max_value = CASE WHEN excluded.max_value > {_R}.max_value
+        THEN excluded.max_value ELSE {_R}.max_value END,
+    max_step = CASE WHEN excluded.max_value > {_R}.max_value
+        THEN excluded.max_step ELSE {_R}.max_step END,
+    max_timestamp = CASE WHEN excluded.max_value > {_R}.max_value
+        THEN excluded.max_timestamp ELSE {_R}.max_timestamp END,
+    first_value = CASE WHEN (excluded.step_lo, excluded.first_timestamp)
+        < ({_R}.step_lo, {_R}.first_timestamp) THEN excluded.first_value ELSE {_R}.first_value END,
+    first_timestamp = CASE WHEN (excluded.step_lo, excluded.first_timestamp)
+        < ({_R}.step_lo, {_R}.first_timestamp)
+        THEN excluded.first_timestamp ELSE {_R}.first_timestamp END,
+    last_value = CASE WHEN (excluded.step_hi, excluded.last_timestamp)
+        > ({_R}.step_hi, {_R}.last_timestamp) THEN excluded.last_value ELSE {_R}.last_value END,
+    last_timestamp = CASE WHEN (excluded.step_hi, excluded.last_timestamp)
+        > ({_R}.step_hi, {_R}.last_timestamp)
+        THEN excluded.last_timestamp ELSE {_R}.last_timestamp END"""
+_PG_ROLLUP_TYPES = (
+    "varchar", "smallint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint",
+    "float8", "bigint", "bigint", "float8", "bigint", "bigint", "float8", "bigint", "float8",
+    "bigint",
+)  # fmt: skip
+_PG_UPSERT_ROLLUPS = (
+    f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) SELECT %s, * FROM unnest("
+    + ", ".join(f"%s::{kind}[]" for kind in _PG_ROLLUP_TYPES)
+    + f") {_ROLLUP_MERGE}"
+)
+_SQLITE_UPSERT_ROLLUPS = (
+    f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_ROLLUP_COLUMNS))}) {_ROLLUP_MERGE}"
+)
+
+
+def rollups_upsert(
+    cursor: Any, *, run_pk: int, rollups: dict[tuple[str, int, int], Rollup]
+) -> None:
+    """Fold summaries of newly stored points into the run's rollups (one statement)."""
+    if not rollups:
+        return
+    # Sorted by primary key: concurrent writers to one run lock rows in the same order.
+    rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
+    if connection.vendor == "postgresql":
+        columns = list(zip(*rows, strict=True))
+        literals = ['{"' + '","'.join(map(_text_literal, columns[0])) + '"}']
+        for kind, column in zip(_PG_ROLLUP_TYPES[1:], columns[1:], strict=True):
+            render = _float_literal if kind == "float8" else str
+            literals.append("{" + ",".join(map(render, column)) + "}")
+        cursor.execute(_PG_UPSERT_ROLLUPS, [run_pk, *literals])
+    else:
+        cursor.executemany(_SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in rows])

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from experiments.choices import LifecycleStage, RunStatus
 from experiments.clock import now_ms
@@ -34,8 +36,10 @@ from experiments.validation import (
     MAX_DATASET_PROFILE_SIZE,
     MAX_DATASET_SCHEMA_SIZE,
     MAX_DATASET_SOURCE_SIZE,
+    MAX_DATASET_SOURCE_TYPE_SIZE,
     MAX_INPUT_TAG_KEY_SIZE,
     MAX_INPUT_TAG_VALUE_SIZE,
+    MAX_MODEL_ID_LENGTH,
     MAX_PARAM_VAL_LENGTH,
     MAX_TAG_VAL_LENGTH,
     MAX_USER_ID_LENGTH,
@@ -127,6 +131,11 @@ def run_create(
         )
         RunTag.objects.bulk_create(
             RunTag(run=run, key=key, value=value) for key, value in checked.items()
+        )
+        # The newest start time, even when a client backdates a run (start_time is its input).
+        started = Value(run.start_time)
+        Experiment.objects.filter(pk=experiment.pk).update(
+            last_run_time=Greatest(Coalesce(F("last_run_time"), started), started)
         )
     run.experiment = experiment
     return run
@@ -222,6 +231,13 @@ def _model_metric_objects(run: Run, metrics: Sequence[MetricPoint]) -> list[Logg
     model_ids = {m.model_id for m in metrics if m.model_id}
     if not model_ids:
         return []
+    for index, metric in enumerate(metrics):
+        validate_length(
+            f"metrics[{index}].dataset_name", metric.dataset_name or "", MAX_DATASET_NAME_SIZE
+        )
+        validate_length(
+            f"metrics[{index}].dataset_digest", metric.dataset_digest or "", MAX_DATASET_DIGEST_SIZE
+        )
     models = {
         model.model_id: model
         for model in LoggedModel.objects.filter(
@@ -337,6 +353,7 @@ def _validate_dataset(spec: DatasetSpec, path: str) -> None:
     for field, limit in (
         ("name", MAX_DATASET_NAME_SIZE),
         ("digest", MAX_DATASET_DIGEST_SIZE),
+        ("source_type", MAX_DATASET_SOURCE_TYPE_SIZE),
         ("source", MAX_DATASET_SOURCE_SIZE),
         ("schema", MAX_DATASET_SCHEMA_SIZE),
         ("profile", MAX_DATASET_PROFILE_SIZE),
@@ -354,6 +371,8 @@ def run_log_inputs(
     _require_active(run)
     for index, spec in enumerate(datasets):
         _validate_dataset(spec, f"datasets[{index}].dataset")
+    for index, model_id in enumerate(model_ids):
+        validate_length(f"models[{index}].model_id", model_id, MAX_MODEL_ID_LENGTH)
     with transaction.atomic():
         for spec in datasets:
             dataset, _ = Dataset.objects.get_or_create(

@@ -1,7 +1,13 @@
-// The mlflow client prints `<tracking URI>/#/experiments/<id>/runs/<id>` when a run ends.
-// Turn that fragment into the portal's run page.
-const match = window.location.hash.match(/^#\/experiments\/([^/]+)\/runs\/([0-9a-zA-Z-]+)/);
-if (match) {
+// The mlflow client prints `<tracking URI>/#/experiments/<id>/runs/<id>` when a run ends, and
+// `<tracking URI>/#/experiments/<id>` for the experiment. Turn those into portal pages.
+const runMatch = window.location.hash.match(/^#\/experiments\/([^/]+)\/runs\/([0-9a-zA-Z-]+)/);
+const experimentMatch = window.location.hash.match(/^#\/experiments\/([0-9]+)\/?$/);
+if (runMatch) {
   document.getElementById("run-link").hidden = false;
-  window.location.replace(`/runs/${encodeURIComponent(match[2])}/`);
+  window.location.replace(`/runs/${encodeURIComponent(runMatch[2])}/`);
+} else if (experimentMatch) {
+  const workspaceUrl = document.getElementById("run-link").dataset.workspaceUrl;
+  if (workspaceUrl) {
+    window.location.replace(`${workspaceUrl}experiments/${encodeURIComponent(experimentMatch[1])}/`);
+  }
 }

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -90,9 +91,10 @@ def test_outage_mid_batch_answers_503_and_keeps_nothing(
         observer = psycopg2.connect(
             dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"]
         )
-        # Statistics views are a snapshot per transaction: poll outside of one.
+        # Statistics views are a snapshot per transaction: poll outside of one (and so not in
+        # `with observer:`, which opens a transaction even in autocommit mode).
         observer.autocommit = True
-        with observer, observer.cursor() as cursor:
+        with closing(observer), observer.cursor() as cursor:
             while victim is None and time.monotonic() < deadline:
                 cursor.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s "

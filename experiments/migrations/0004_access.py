@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0002_default_workspace'),
+        ('experiments', '0003_portal_pages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

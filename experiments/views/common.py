@@ -1,0 +1,139 @@
+"""What every page view shares: error pages for refused requests, query-string parsing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from experiments.errors import InvalidInput, NotFound, PortalError
+
+logger = logging.getLogger(__name__)
+
+View = Callable[..., HttpResponse]
+MAX_INT_PARAMETER = 10**9
+
+
+class TooLarge(PortalError):
+    """Something asked for is too large to show (an artifact preview, say)."""
+
+
+def _status_of(error: PortalError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, TooLarge):
+        return 413
+    return 400
+
+
+def _refuse_nul(request: HttpRequest, kwargs: dict[str, Any]) -> None:
+    # PostgreSQL cannot hold NUL in text: such a value must be refused before any query.
+    values = [*kwargs.values(), *(v for _, vs in request.GET.lists() for v in vs)]
+    if any("\x00" in str(value) for value in values):
+        raise InvalidInput(
+            "The address contains a NUL character (%00), which no name or value may hold."
+        )
+
+
+def page(view: View) -> View:
+    """Refused requests answer an error page with the reason and a 4xx status, never a 500."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            _refuse_nul(request, kwargs)
+            return view(request, *args, **kwargs)
+        except PortalError as error:
+            status = _status_of(error)
+            return render(
+                request,
+                "experiments/error.html",
+                {"message": error.message, "status": status, "details": error},
+                status=status,
+            )
+        except (OperationalError, InterfaceError) as error:
+            logger.warning("Database unavailable during %s: %s", request.path, error)
+            return render(
+                request,
+                "experiments/error.html",
+                {"message": "The database is temporarily unavailable; try again.", "status": 503},
+                status=503,
+            )
+
+    return wrapper
+
+
+def json_endpoint(view: View) -> View:
+    """The JSON endpoints the pages call: refusals answer {"error": message} with a 4xx."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            _refuse_nul(request, kwargs)
+            return view(request, *args, **kwargs)
+        except PortalError as error:
+            return JsonResponse({"error": error.message}, status=_status_of(error))
+        except (OperationalError, InterfaceError) as error:
+            logger.warning("Database unavailable during %s: %s", request.path, error)
+            return JsonResponse(
+                {"error": "The database is temporarily unavailable; try again."}, status=503
+            )
+
+    return wrapper
+
+
+def int_parameter(
+    request: HttpRequest, name: str, default: int, *, low: int, high: int, label: str
+) -> int:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"The {label} must be a whole number, not '{raw[:40]}'.") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"The {label} must be between {low:,} and {high:,}, not {value:,}.")
+    return value
+
+
+def float_parameter(
+    request: HttpRequest, name: str, default: float, *, low: float, high: float, label: str
+) -> float:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"The {label} must be a number, not '{raw[:40]}'.") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"The {label} must be between {low} and {high}, not {raw[:40]}.")
+    return value
+
+
+def bool_parameter(request: HttpRequest, name: str) -> bool:
+    return request.GET.get(name, "").strip().lower() in {"1", "true", "on", "yes"}
+
+
+def list_parameter(request: HttpRequest, name: str) -> list[str]:
+    """Values given repeated (`a=1&a=2`) or comma-separated (`a=1,2`), in order, once each."""
+    values: list[str] = []
+    for raw in request.GET.getlist(name):
+        values.extend(part.strip() for part in raw.split(",") if part.strip())
+    return list(dict.fromkeys(values))
+
+
+def choice_parameter(
+    request: HttpRequest, name: str, choices: dict[str, Any], default: str, *, label: str
+) -> str:
+    value = request.GET.get(name, "").strip() or default
+    if value not in choices:
+        options = ", ".join(choices)
+        raise InvalidInput(f"The {label} must be one of {options}, not '{value[:40]}'.")
+    return value

@@ -1,0 +1,68 @@
+"""HTTP requests that reach the server exactly as written.
+
+requests and urllib3 normalise URL paths (they drop `..` segments), which would hide exactly
+the inputs an attacker sends; http.client puts the path on the request line unchanged.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> RawResponse:
+    """`method path` on the server at `base_url`, the path sent byte for byte as given."""
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body or b"")))
+        connection.endheaders(body or b"")
+        response = connection.getresponse()
+        return RawResponse(
+            status=response.status,
+            headers={name.lower(): value for name, value in response.getheaders()},
+            body=response.read(),
+        )
+    finally:
+        connection.close()
+
+
+def assert_mlflow_error(response: RawResponse, status: int, error_code: str | None = None) -> None:
+    """The response is MLflow's error body with the given status (and code, when given)."""
+    assert response.status == status, (response.status, response.body[:500])
+    assert response.headers.get("content-type", "").startswith("application/json"), response.headers
+    payload = response.json()
+    assert set(payload) == {"error_code", "message"}, payload
+    assert isinstance(payload["message"], str)
+    assert payload["message"]
+    if error_code is not None:
+        assert payload["error_code"] == error_code, payload
+
+
+def assert_client_error(response: RawResponse) -> None:
+    """A 4xx answered with MLflow's error body, whichever 4xx it is."""
+    assert 400 <= response.status < 500, (response.status, response.body[:500])
+    assert_mlflow_error(response, response.status)

@@ -1,0 +1,153 @@
+"""Run artifacts through the real mlflow client and the mlflow-artifacts proxy: upload, list,
+download (byte for byte), overwrite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from PIL import Image
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by its relative path."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def source_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "source"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "empty-name-dir").mkdir()
+    (root / "top.txt").write_text("top level\n")
+    (root / "sub" / "data.bin").write_bytes(bytes(range(256)) * 4)
+    (root / "sub" / "deeper" / "notes.md").write_text("# notes\n\nünïcödé ✓\n")
+    (root / "empty-name-dir" / "x.json").write_text("{}")
+    return root
+
+
+def test_log_artifacts_of_a_tree_lists_and_downloads_it(
+    tracking: str, client: MlflowClient, source_tree: Path, tmp_path: Path
+) -> None:
+    # when
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(source_tree), artifact_path="tree")
+    run_id = run.info.run_id
+    # then: listings at each level, paths relative to the run's root
+    root = client.list_artifacts(run_id)
+    assert [(f.path, f.is_dir) for f in root] == [("tree", True)]
+    level = client.list_artifacts(run_id, "tree")
+    assert [(f.path, f.is_dir) for f in level] == [
+        ("tree/empty-name-dir", True),
+        ("tree/sub", True),
+        ("tree/top.txt", False),
+    ]
+    assert [f.file_size for f in level if not f.is_dir] == [len("top level\n")]
+    sub = client.list_artifacts(run_id, "tree/sub")
+    assert [(f.path, f.is_dir, f.file_size) for f in sub] == [
+        ("tree/sub/data.bin", False, 1024),
+        ("tree/sub/deeper", True, None),
+    ]
+    assert client.list_artifacts(run_id, "tree/missing") == []
+    # A file is not a directory: listing it gives nothing, as on an MLflow server.
+    assert client.list_artifacts(run_id, "tree/top.txt") == []
+    # then: a whole directory and a single file come back byte for byte
+    whole = client.download_artifacts(run_id, "tree", str(tmp_path / "whole"))
+    assert _tree(Path(whole)) == _tree(source_tree)
+    single = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="tree/sub/data.bin", dst_path=str(tmp_path / "single")
+    )
+    assert Path(single).read_bytes() == bytes(range(256)) * 4
+    everything = mlflow.artifacts.download_artifacts(
+        artifact_uri=run.info.artifact_uri, dst_path=str(tmp_path / "all")
+    )
+    assert _tree(Path(everything) / "tree") == _tree(source_tree)
+
+
+def test_random_binary_file_survives_upload_and_download(
+    tracking: str, client: MlflowClient, tmp_path: Path
+) -> None:
+    # given
+    payload = os.urandom(5 * 1024 * 1024 + 17)
+    source = tmp_path / "blob.bin"
+    source.write_bytes(payload)
+    # when
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(source), artifact_path="binary")
+    # then
+    (listed,) = client.list_artifacts(run.info.run_id, "binary")
+    assert (listed.path, listed.file_size) == ("binary/blob.bin", len(payload))
+    downloaded = client.download_artifacts(
+        run.info.run_id, "binary/blob.bin", str(tmp_path / "out")
+    )
+    assert Path(downloaded).read_bytes() == payload
+
+
+def test_text_dict_and_images(tracking: str, client: MlflowClient) -> None:
+    pixels = np.zeros((4, 6, 3), dtype=np.uint8)
+    pixels[1, 2] = [255, 0, 128]
+    picture = Image.new("RGB", (3, 2), color=(10, 20, 30))
+    with mlflow.start_run() as run:
+        mlflow.log_text("hello ✓", "notes/hello.txt")
+        mlflow.log_dict({"a": 1, "b": [1, 2]}, "config/params.json")
+        mlflow.log_dict({"a": 1}, "config/params.yaml")
+        mlflow.log_image(pixels, "images/array.png")
+        mlflow.log_image(picture, "images/pil.png")
+        mlflow.log_image(pixels, key="progress", step=3)
+    uri = run.info.artifact_uri
+    assert mlflow.artifacts.load_text(f"{uri}/notes/hello.txt") == "hello ✓"
+    assert mlflow.artifacts.load_dict(f"{uri}/config/params.json") == {"a": 1, "b": [1, 2]}
+    assert yaml.safe_load(mlflow.artifacts.load_text(f"{uri}/config/params.yaml")) == {"a": 1}
+    array_back = np.asarray(mlflow.artifacts.load_image(f"{uri}/images/array.png"))
+    assert np.array_equal(array_back, pixels)
+    pil_back = mlflow.artifacts.load_image(f"{uri}/images/pil.png")
+    assert pil_back.size == (3, 2)
+    assert pil_back.getpixel((0, 0)) == (10, 20, 30)
+    # Time-stepped images live under images/ with their metadata.
+    stepped = [f.path for f in client.list_artifacts(run.info.run_id, "images")]
+    assert "images/array.png" in stepped
+    assert any(path.startswith("images/progress") for path in stepped)
+    assert len(stepped) > 2
+
+
+def test_overwriting_an_artifact_replaces_it(tracking: str, client: MlflowClient) -> None:
+    with mlflow.start_run() as run:
+        mlflow.log_text("first version, longer", "report.txt")
+        mlflow.log_text("second", "report.txt")
+    uri = run.info.artifact_uri
+    assert mlflow.artifacts.load_text(f"{uri}/report.txt") == "second"
+    (listed,) = client.list_artifacts(run.info.run_id)
+    assert (listed.path, listed.file_size) == ("report.txt", len("second"))
+
+
+def test_list_artifacts_of_an_empty_run(client: MlflowClient) -> None:
+    run_id = client.create_run("0").info.run_id
+    assert client.list_artifacts(run_id) == []
+    assert client.list_artifacts(run_id, "anything") == []
+
+
+def test_downloading_a_missing_artifact_fails(
+    tracking: str, client: MlflowClient, tmp_path: Path
+) -> None:
+    run_id = client.create_run("0").info.run_id
+    with pytest.raises(MlflowException):
+        client.download_artifacts(run_id, "missing.txt", str(tmp_path))
+
+
+def test_artifacts_of_another_run_are_kept_apart(tracking: str, client: MlflowClient) -> None:
+    with mlflow.start_run() as first:
+        mlflow.log_text("one", "same.txt")
+    with mlflow.start_run() as second:
+        mlflow.log_text("two", "same.txt")
+    assert mlflow.artifacts.load_text(f"{first.info.artifact_uri}/same.txt") == "one"
+    assert mlflow.artifacts.load_text(f"{second.info.artifact_uri}/same.txt") == "two"

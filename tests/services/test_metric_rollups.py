@@ -1,0 +1,147 @@
+"""Metric rollups: kept at ingest, equal to a summary recomputed from the stored history."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from experiments.models import Metric, MetricRollup, Run
+from experiments.models.runs import ROLLUP_LEVELS
+from experiments.services.metrics import (
+    MetricRow,
+    Rollup,
+    rollup_merge,
+    rollup_point,
+    rollups_of,
+)
+from experiments.services.runs import MetricPoint, run_log_batch
+from tests.factories import make_experiment, make_run, make_workspace
+
+
+def stored_rollups(run: Run) -> dict[tuple[str, int, int], Rollup]:
+    fields = ("key", "level", "bucket", *Rollup._fields)
+    return {
+        (key, level, bucket): Rollup(*rest)
+        for key, level, bucket, *rest in MetricRollup.objects.filter(run=run).values_list(*fields)
+    }
+
+
+def history(run: Run) -> list[MetricRow]:
+    return [
+        MetricRow(*row)
+        for row in Metric.objects.filter(run=run).values_list(
+            "key", "timestamp", "step", "value", "is_nan"
+        )
+    ]
+
+
+def assert_same_summaries(
+    got: dict[tuple[str, int, int], Rollup], expected: dict[tuple[str, int, int], Rollup]
+) -> None:
+    assert got.keys() == expected.keys()
+    for slot, rollup in expected.items():
+        stored = got[slot]
+        # Points with equal extreme values may be kept in either order of arrival.
+        assert stored._replace(min_step=0, min_timestamp=0, max_step=0, max_timestamp=0) == (
+            rollup._replace(min_step=0, min_timestamp=0, max_step=0, max_timestamp=0)
+        )
+
+
+def test_rollups_of_summarises_each_level() -> None:
+    rows = [MetricRow("loss", 1000 + step, step, float(step % 7), False) for step in range(100)]
+    rows.append(MetricRow("loss", 5000, 50, math.nan, True))
+    rollups = rollups_of(rows)
+    finest = {b: r for (k, level, b), r in rollups.items() if level == ROLLUP_LEVELS[0]}
+    assert sorted(finest) == list(range(4))  # steps 0..99 in buckets of 32
+    assert finest[0] == Rollup(
+        32, 0, 31, 1000, 1031, 0.0, 0, 1000, 6.0, 6, 1006, 0.0, 1000, 3.0, 1031
+    )
+    coarsest = [r for (k, level, b), r in rollups.items() if level == ROLLUP_LEVELS[-1]]
+    # NaN points are gaps in a chart and are left out of the summaries.
+    assert coarsest == [
+        Rollup(100, 0, 99, 1000, 1099, 0.0, 0, 1000, 6.0, 6, 1006, 0.0, 1000, 1.0, 1099)
+    ]
+
+
+def test_rollups_of_handles_negative_steps_and_infinities() -> None:
+    rows = [
+        MetricRow("m", 1, -9, 1.0, False),
+        MetricRow("m", 2, -1, math.inf, False),
+        MetricRow("m", 3, 0, -math.inf, False),
+    ]
+    finest = {b: r for (k, level, b), r in rollups_of(rows).items() if level == 5}
+    assert sorted(finest) == [-1, 0]
+    assert finest[-1].max_value == math.inf
+    assert finest[0].min_value == -math.inf
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_keeps_rollups_equal_to_the_history_across_batches_and_replays() -> None:
+    # given
+    run = make_run(make_experiment(make_workspace()))
+    rng = random.Random(7)
+    batches = []
+    for start in range(0, 3000, 1000):
+        batch = [
+            MetricPoint("loss", rng.uniform(-5, 5), 1_700_000_000_000 + step * 10, step)
+            for step in range(start, start + 1000)
+        ]
+        batches.append(batch)
+    # when: batches arrive out of order, one is replayed, one repeats a step with a new value
+    for batch in (batches[2], batches[0], batches[1], batches[0]):
+        run_log_batch(run=run, metrics=batch)
+    run_log_batch(run=run, metrics=[MetricPoint("loss", 99.0, 1_800_000_000_000, 5)])
+    run_log_batch(run=run, metrics=[MetricPoint("acc", math.nan, 1, 0)])
+    # then
+    stored = stored_rollups(run)
+    assert_same_summaries(stored, rollups_of(history(run)))
+    top = stored[("loss", ROLLUP_LEVELS[-1], 0)]
+    assert top.count == 3001
+    assert (top.max_value, top.max_step) == (99.0, 5)
+    assert not any(key == "acc" for key, _, _ in stored)
+
+
+def test_sparse_keys_skip_levels_finer_than_their_points() -> None:
+    # An eval metric every 100 steps: buckets of 32 steps would hold a point each.
+    sparse = [MetricRow("eval", step, step, 1.0, False) for step in range(0, 5000, 100)]
+    dense = [MetricRow("loss", step, step, 1.0, False) for step in range(50)]
+    levels = {(key, level) for key, level, _bucket in rollups_of(sparse + dense)}
+    assert ("loss", ROLLUP_LEVELS[0]) in levels
+    assert ("eval", ROLLUP_LEVELS[0]) not in levels
+    assert ("eval", ROLLUP_LEVELS[1]) in levels
+
+
+def test_rollups_of_equals_merging_point_by_point() -> None:
+    # The database merges summaries with rollup_merge's rules; the batch fold must agree.
+    # Among tied points (equal values, or equal step and timestamp) either may be kept, so
+    # the kept point must be one of them.
+    rng = random.Random(11)
+    rows = [
+        MetricRow(
+            rng.choice("ab"), rng.randrange(5), rng.randrange(40), float(rng.randrange(4)), False
+        )
+        for _ in range(500)
+    ]
+    expected: dict[tuple[str, int, int], Rollup] = {}
+    for row in rows:
+        for level in ROLLUP_LEVELS:
+            slot = (row.key, level, row.step >> level)
+            point = rollup_point(row)
+            expected[slot] = rollup_merge(expected[slot], point) if slot in expected else point
+    got = rollups_of(rows)
+    assert got.keys() == expected.keys()
+    points = {(row.key, row.step, row.timestamp, row.value) for row in rows}
+    for slot, rollup in got.items():
+        key, want = slot[0], expected[slot]
+        assert rollup[:6] == want[:6]
+        assert (rollup.max_value, rollup.first_timestamp, rollup.last_timestamp) == (
+            want.max_value,
+            want.first_timestamp,
+            want.last_timestamp,
+        )
+        assert (key, rollup.min_step, rollup.min_timestamp, rollup.min_value) in points
+        assert (key, rollup.max_step, rollup.max_timestamp, rollup.max_value) in points
+        assert (key, rollup.step_lo, rollup.first_timestamp, rollup.first_value) in points
+        assert (key, rollup.step_hi, rollup.last_timestamp, rollup.last_value) in points
