@@ -68,6 +68,26 @@ def _reset_mlflow_client() -> None:
     mlflow.set_workspace(None)
 
 
+def _sign_in_raw_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raw `requests` calls in a test sign in as the tracking client does.
+
+    Tests send malformed bodies and odd paths with `requests` next to the real client; they
+    carry MLFLOW_TRACKING_TOKEN like the client unless they set Authorization themselves.
+    """
+    import requests
+
+    original = requests.Session.request
+
+    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", None) or {})
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+        if token and "Authorization" not in headers and "auth" not in kwargs:
+            headers["Authorization"] = f"Bearer {token}"
+        return original(self, method, url, headers=headers, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", request)
+
+
 @pytest.fixture
 def tracking(
     live_server: Any, workspace: Workspace, api_key: str, monkeypatch: pytest.MonkeyPatch
@@ -77,6 +97,7 @@ def tracking(
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", api_key)
+    _sign_in_raw_requests(monkeypatch)
     uri = tracking_uri(live_server.url, workspace)
     # Set the URI first: without one the client would create ./mlflow.db while resetting.
     mlflow.set_tracking_uri(uri)

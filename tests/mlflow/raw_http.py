@@ -7,6 +7,7 @@ the inputs an attacker sends; http.client puts the path on the request line unch
 from __future__ import annotations
 
 import http.client
+import os
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,11 @@ def send(
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
+        headers = dict(headers or {})
+        # Sign in as the tracking client does (MLFLOW_TRACKING_TOKEN), unless told otherwise.
+        if "Authorization" not in headers and os.environ.get("MLFLOW_TRACKING_TOKEN"):
+            headers["Authorization"] = f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"
+        for name, value in headers.items():
             connection.putheader(name, value)
         connection.putheader("Content-Length", str(len(body or b"")))
         connection.endheaders(body or b"")
