@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import IO
 
 from django.core.exceptions import SuspiciousFileOperation
@@ -61,28 +62,67 @@ def artifact_storage() -> FileSystemStorage:
     return storages["artifacts"]
 
 
+def walk_files(storage: FileSystemStorage, prefix: str) -> Iterator[tuple[str, int]]:
+    """(name, size) of every file under `prefix`, lazily, one folder listing at a time.
+
+    Symbolic links are reported as files and never followed, so deleting what this yields
+    cannot reach outside the prefix.
+    """
+    root = storage.path(prefix)
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        folder = os.path.join(root, relative) if relative else root
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(name)
+                    continue
+                size = entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
+            yield f"{prefix}/{name}", size
+
+
 def iter_files(storage: FileSystemStorage, prefix: str) -> list[str]:
     """Every file name under `prefix` (recursively), relative to the storage root."""
-    names: list[str] = []
-    pending = [prefix]
-    while pending:
-        current = pending.pop()
-        try:
-            directories, files = storage.listdir(current)
-        except FileNotFoundError:
-            continue
-        names.extend(f"{current}/{name}" for name in files)
-        pending.extend(f"{current}/{name}" for name in directories)
-    return names
+    return [name for name, _size in walk_files(storage, prefix)]
 
 
-def delete_tree(storage: FileSystemStorage, prefix: str) -> int:
-    """Delete every file under `prefix` and then the emptied folders. Returns the files deleted."""
-    files = iter_files(storage, prefix)
-    for name in files:
-        storage.delete(name)
+def usage(storage: FileSystemStorage, prefix: str) -> tuple[int, int]:
+    """(files, bytes) under `prefix`."""
+    files = size = 0
+    for _name, file_size in walk_files(storage, prefix):
+        files += 1
+        size += file_size
+    return files, size
+
+
+def unlink(storage: FileSystemStorage, name: str) -> bool:
+    """Remove one file (or symbolic link). False when it was already gone, so that two
+    deleters racing over the same folder count each file once."""
+    try:
+        os.unlink(storage.path(name))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def remove_empty_folders(storage: FileSystemStorage, prefix: str) -> None:
+    """Remove `prefix` and the folders under it that hold no file (deepest first)."""
     root = storage.path(prefix)
     for directory, _subdirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
         with contextlib.suppress(OSError):
             os.rmdir(directory)
-    return len(files)
+
+
+def delete_tree(storage: FileSystemStorage, prefix: str) -> int:
+    """Delete every file under `prefix` and then the emptied folders. Returns the files deleted."""
+    deleted = sum(unlink(storage, name) for name, _size in list(walk_files(storage, prefix)))
+    remove_empty_folders(storage, prefix)
+    return deleted
