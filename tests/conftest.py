@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from experiments.models import Workspace
 from experiments.tracking import tracking_uri
 from tests.factories import make_workspace
+from tests.workers import CeleryWorker, purge_queue
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -57,3 +58,22 @@ def client(tracking: str):  # noqa: ANN201
     import mlflow
 
     return mlflow.MlflowClient(tracking)
+
+
+@pytest.fixture
+def celery_workers(transactional_db: None) -> Iterator[Callable[..., CeleryWorker]]:
+    """Start real Celery workers: `celery_workers(**env)` returns a started worker. All are
+    stopped at the end of the test (before the test database is flushed)."""
+    started: list[CeleryWorker] = []
+    purge_queue()
+
+    def start(**environment: str) -> CeleryWorker:
+        worker = CeleryWorker(**environment).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        # The test is over: no need to wait for a warm shutdown (seconds on the filesystem
+        # broker); stale messages a killed worker leaves behind are harmless.
+        worker.kill()
