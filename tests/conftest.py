@@ -4,6 +4,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.test import Client
 
 from experiments.models import Workspace
 from experiments.tracking import tracking_uri
@@ -77,3 +78,9 @@ def celery_workers(transactional_db: None) -> Iterator[Callable[..., CeleryWorke
         # The test is over: no need to wait for a warm shutdown (seconds on the filesystem
         # broker); stale messages a killed worker leaves behind are harmless.
         worker.kill()
+
+
+@pytest.fixture
+def web_client() -> Client:
+    """Django's test client for the pages and the portal API (`client` is the mlflow one)."""
+    return Client()
