@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 
 from experiments.choices import AuditAction, ContainerState, JobState
 from experiments.models import AuditLog, DeletionJob, ResourceGroup, Workspace
@@ -25,7 +27,7 @@ from experiments.services.deletion import (
 from experiments.storage import artifact_storage
 from tests.factories import make_group, make_rich_run, make_workspace, seed_runs
 from tests.snapshots import everything_of, ids_of, leftovers
-from tests.workers import CeleryWorker, wait_for
+from tests.workers import CeleryWorker, broker_unreachable, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ADMIN = Actor("admin")
@@ -224,3 +226,35 @@ def test_a_permanent_error_fails_the_job_with_its_reason_and_retry_resumes(
         AuditAction.DELETION_RETRIED,
         AuditAction.DELETION_SUCCEEDED,
     ]
+
+
+def test_broker_unreachable_when_the_admin_confirms_nothing_is_dropped(
+    celery_workers: Callable[..., CeleryWorker], web_client: Client
+) -> None:
+    doomed_ids, _ = seed_doomed_and_bystander(runs=10, points=2)
+    url = reverse("experiments:group-delete", args=["doomed"])
+
+    # when: the admin confirms while the broker refuses connections
+    with broker_unreachable():
+        started = time.monotonic()
+        response = web_client.post(url, {"confirm_name": "doomed"}, follow=True)
+        answered_in = time.monotonic() - started
+
+    # then: the page says so, and the job is recorded and waits
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert answered_in < 15
+    assert "the task queue could not be reached" in page
+    assert "nothing is lost" in page
+    job = DeletionJob.objects.get()
+    assert job.state == JobState.PENDING
+    assert "could not be reached" in job.enqueue_error
+    assert ResourceGroup.objects.get(name="doomed").state == ContainerState.DELETING
+    job_page = web_client.get(reverse("experiments:job-detail", args=[job.pk])).content.decode()
+    assert '<p id="job-waiting" class="notice" >' in job_page
+
+    # when the queue is back (a worker connects): its sweeper enqueues the job
+    celery_workers()
+    wait_for(lambda: job_state(job) == JobState.DELETED, 60, "the job to finish")
+    assert leftovers(doomed_ids) == {}
+    assert job.enqueue_error == ""

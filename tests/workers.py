@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -124,3 +126,28 @@ def purge_queue() -> None:
 
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(app.conf.task_default_queue)
+
+
+@contextmanager
+def broker_unreachable() -> Iterator[str]:
+    """Point this process's Celery app at a Redis port where nothing listens (a real
+    connection refused), then back at the test run's broker. Yields the dead URL."""
+    from portal.celery import app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = f"redis://127.0.0.1:{port}/0"
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+
+    def use(url: str, options: dict) -> None:
+        app.conf.broker_url = url
+        app.conf.broker_transport_options = options
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    use(dead, {"socket_connect_timeout": 1})
+    try:
+        yield dead
+    finally:
+        use(*saved)
