@@ -26,7 +26,8 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
 
-## run: the portal on http://127.0.0.1:$(PORT) with SQLite and a local artifact folder
+## run: the portal on http://127.0.0.1:$(PORT) with SQLite, a local artifact folder and a
+## Celery worker for background jobs (queued through a folder: no other server needed)
 run: migrate
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	@echo
@@ -34,8 +35,7 @@ run: migrate
 	@PORT=$(PORT) $(BIN)/python manage.py mlflow_env $(DEMO_WORKSPACE)
 	@echo
 	@echo "Portal: http://127.0.0.1:$(PORT)/   (Ctrl-C stops it)"
-	$(BIN)/gunicorn portal.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
-		--access-logfile - --timeout 600
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --no-colour -f Procfile -p $(PORT)
 
 ## test: the whole suite (DATABASE_URL/REDIS_URL select PostgreSQL and Redis)
 test: install-dev
