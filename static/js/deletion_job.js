@@ -12,7 +12,7 @@ function render(job) {
   state.textContent = job.state_display;
   state.dataset.state = job.state;
   state.className = `state state-${job.state}`;
-  document.getElementById("job-percent").textContent = job.percent;
+  document.getElementById("job-percent").textContent = job.percent.toFixed(1);
   document.getElementById("job-progress").value = job.percent;
   document.getElementById("job-left").textContent =
     job.objects_left === null ? "counting…" : `${job.objects_left} objects left`;
@@ -27,7 +27,8 @@ function render(job) {
   document.getElementById("job-retry-error").textContent = job.error;
   show("job-retrying", job.state !== "failed" && job.error !== "");
   if (job.finished_at) {
-    document.getElementById("job-finished-at").textContent = new Date(job.finished_at).toLocaleString();
+    // The same UTC form the page is rendered with.
+    document.getElementById("job-finished-at").textContent = job.finished_at.replace("T", " ").slice(0, 19);
     show("job-finished", true);
   }
 }
