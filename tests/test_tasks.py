@@ -137,9 +137,10 @@ def test_two_workers_running_the_same_step_at_once_do_no_harm(
     assert job.deleted_metric_points == job.total_metric_points
     assert job.deleted_files == job.total_files
     assert AuditLog.objects.filter(job=job, action=AuditAction.DELETION_SUCCEEDED).count() == 1
-    # Both workers took part (the duplicates reached both).
-    assert "'continued'" in first.output() or "'finished'" in first.output()
-    assert "'continued'" in second.output() or "'finished'" in second.output()
+    # Both workers ran copies (which of them won each claim is up to timing; the
+    # in-process test in tests/services runs two executors on one step deterministically).
+    assert "succeeded in" in first.output()
+    assert "succeeded in" in second.output()
 
 
 @contextmanager

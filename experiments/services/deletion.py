@@ -393,10 +393,11 @@ def deletion_job_fail(*, job_id: int, reason: str) -> None:
 
 
 def _record_bill(job: DeletionJob, bill: Bill) -> None:
+    # Only the first survey counts: a worker that took over a step may survey after the first
+    # one has already removed something, and must not overwrite the totals with smaller ones.
     totals = {f"total_{name}": value for name, value in bill.as_dict().items()}
-    DeletionJob.objects.filter(pk=job.pk).update(**totals)
-    for name, value in totals.items():
-        setattr(job, name, value)
+    DeletionJob.objects.filter(pk=job.pk, total_runs__isnull=True).update(**totals)
+    job.refresh_from_db(fields=list(totals))
 
 
 def _finish(job: DeletionJob) -> StepResult:

@@ -3,7 +3,10 @@ Celery). Every test compares what is stored before and after."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from experiments.choices import AuditAction, ContainerState, DeletionKind, JobState
@@ -312,3 +315,60 @@ def test_kinds_have_one_active_job_per_target() -> None:
     assert purge.pk == again.pk
     assert purge.kind == DeletionKind.PURGE
     assert purge.target_id == workspace.pk
+
+
+@override_settings(
+    DELETION_LEASE_SECONDS=0,  # every claim finds the lease expired: both executors get in
+    DELETION_STEP_SECONDS=0.3,
+    DELETION_PAUSE_SECONDS=0.02,
+    DELETION_METRIC_BATCH=50,
+    DELETION_ROW_BATCH=10,
+    DELETION_FILE_BATCH=5,
+)
+def test_two_executors_on_the_same_steps_count_everything_once() -> None:
+    doomed = make_workspace("raced", make_group("raced"))
+    seed_runs(doomed, runs=60, points_per_run=10, files_per_run=1)
+    make_rich_run(doomed)
+    bystander = make_workspace("calm", make_group("calm"))
+    seed_runs(bystander, runs=5, points_per_run=3, files_per_run=1)
+    ids = ids_of([doomed.pk])
+    before = everything_of([bystander.pk])
+    job = resource_group_delete(group_name="raced", confirm_name="raced", actor=ADMIN)
+    results: dict[str, list[StepResult]] = {"a": [], "b": []}
+    errors: list[BaseException] = []
+
+    start = threading.Barrier(2)
+
+    def executor(name: str) -> None:
+        start.wait()
+        try:
+            for _ in range(1000):
+                current = DeletionJob.objects.get(pk=job.pk)
+                if current.state == JobState.DELETED:
+                    return
+                results[name].append(deletion_job_run(job_id=job.pk, step=current.step))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=executor, args=(name,)) for name in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    job.refresh_from_db()
+    assert job.state == JobState.DELETED
+    # Both did real work (a skipped step does nothing), on the same steps at the same time.
+    assert set(results["a"]) - {StepResult.SKIPPED}
+    assert set(results["b"]) - {StepResult.SKIPPED}
+    assert leftovers(ids) == {}
+    assert everything_of([bystander.pk]) == before
+    assert (job.deleted_runs, job.deleted_metric_points, job.deleted_files) == (
+        job.total_runs,
+        job.total_metric_points,
+        job.total_files,
+    )
+    assert AuditLog.objects.filter(job=job, action=AuditAction.DELETION_SUCCEEDED).count() == 1
