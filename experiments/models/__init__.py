@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from experiments.models.audit import AuditLog
+from experiments.models.deletion import DeletionJob
 from experiments.models.experiments import (
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_EXPERIMENT_WIRE_ID,
@@ -30,7 +32,9 @@ from experiments.models.runs import (
 __all__ = [
     "DEFAULT_EXPERIMENT_NAME",
     "DEFAULT_EXPERIMENT_WIRE_ID",
+    "AuditLog",
     "Dataset",
+    "DeletionJob",
     "Experiment",
     "ExperimentTag",
     "InputTag",

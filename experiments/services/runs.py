@@ -27,6 +27,7 @@ from experiments.models import (
     RunTag,
 )
 from experiments.names import random_run_name
+from experiments.services.deletion import purge_blocks_restore
 from experiments.services.metrics import MetricRow, metrics_insert
 from experiments.validation import (
     INT64_MAX,
@@ -188,6 +189,9 @@ def run_delete(*, run: Run) -> None:
 
 
 def run_restore(*, run: Run) -> None:
+    purge_blocks_restore(
+        workspace_id=run.workspace_id, deleted_at_ms=run.deleted_time, what=f"Run {run.uuid}"
+    )
     run.lifecycle_stage = LifecycleStage.ACTIVE
     run.deleted_time = None
     run.save(update_fields=["lifecycle_stage", "deleted_time"])
