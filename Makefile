@@ -1,12 +1,14 @@
-# One command to run the portal (`make run`) and one to test it (`make test`).
+# One command to run the portal (`make run`), one to test it (`make test`) and one to compare
+# it with the reference mlflow server (`make bench`).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_WORKSPACE ?= demo/demo
+SCALE ?= small
 
-.PHONY: run test install install-dev migrate lint clean
+.PHONY: run test bench install install-dev migrate lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +42,11 @@ run: migrate
 ## test: the whole suite (DATABASE_URL/REDIS_URL select PostgreSQL and Redis)
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: the portal against the reference `mlflow server` on local PostgreSQL (SCALE=small|full,
+## BENCH_ARGS="--only ingest,search_runs --profile"); see docs/PERFORMANCE.md
+bench: install-dev
+	$(BIN)/python -m bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
