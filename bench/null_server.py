@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,22 @@ def _run(experiment_id: str = "1") -> dict[str, Any]:
         },
         "data": {},
     }
+
+
+# Ready-made replies (path suffix -> JSON bytes), set with PUT /__bench/canned/<suffix>: the
+# client's own cost of reading a large response, without any server work behind it.
+CANNED_PREFIX = "/__bench/canned/"
+_canned: dict[str, bytes] = {}
+_canned_lock = threading.Lock()
+
+
+def canned(path: str) -> bytes | None:
+    route = path.split("?", 1)[0]
+    with _canned_lock:
+        for suffix, payload in _canned.items():
+            if route.endswith(suffix):
+                return payload
+    return None
 
 
 def answer(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -81,11 +98,18 @@ class NullHandler(BaseHTTPRequestHandler):
     def _reply(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw.startswith(b"{") else {}
-        except ValueError:
-            body = {}
-        payload = json.dumps(answer(self.path, body)).encode()
+        if self.path.startswith(CANNED_PREFIX):
+            with _canned_lock:
+                _canned[self.path.removeprefix(CANNED_PREFIX.rstrip("/"))] = raw
+            payload = b"{}"
+        elif (ready := canned(self.path)) is not None:
+            payload = ready
+        else:
+            try:
+                body = json.loads(raw) if raw.startswith(b"{") else {}
+            except ValueError:
+                body = {}
+            payload = json.dumps(answer(self.path, body)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

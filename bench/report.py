@@ -39,14 +39,20 @@ class Row:
 
 @dataclass
 class Ceiling:
+    """The best a figure can be (a rate to reach, or a time that cannot be beaten)."""
+
     name: str
     unit: str
     value: float
     reference: float | None
     portal: float | None
+    higher_is_better: bool = True
 
     def share(self, value: float | None) -> str:
-        return "" if value is None or not self.value else f"{100 * value / self.value:.0f}%"
+        if not value or not self.value:
+            return ""
+        fraction = value / self.value if self.higher_is_better else self.value / value
+        return f"{100 * fraction:.0f}%"
 
 
 def number(value: float | None) -> str:

@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m ben
 import psutil
 
 from bench import ceilings, seed_reference, servers, workloads
-from bench.data import expected_search_names
+from bench.data import SEARCH_FILTER, SEARCH_ORDER, expected_search_names
 from bench.profiling import PySpy, summarize
 from bench.report import Ceiling, Row, number, render_markdown, render_text
 from bench.servers import REPO, ServerProcess
@@ -104,7 +104,7 @@ SCALES = {
         concurrent_metric_calls=50,
         concurrent_batches=10,
         copy_rows=1_000_000,
-        reps=5,
+        reps=3,
     ),
 }
 
@@ -151,6 +151,7 @@ class Bench:
         self.client_ceiling: dict[str, float] = {}
         self.copy_ceiling: float | None = None
         self.probe_ids: dict[str, str] = {}
+        self.null_uri = ""
         self.reference: ServerProcess | None = None
         self.portal: ServerProcess | None = None
         self.portal_env: dict[str, str] = {}
@@ -159,13 +160,15 @@ class Bench:
     # --- setup --------------------------------------------------------------------------------
 
     def measure_client_ceilings(self, stack: contextlib.ExitStack) -> None:
-        wanted = {"log_batch", "log_metric", "async"} & self.args.only
-        if not wanted:
-            return
+        # The do-nothing server stays up: the read workloads use it for their ceilings too.
         null, uri = servers.null_server(workdir=self.workdir, port=servers.free_port())
         stack.callback(null.stop)
         null.start()
         null.wait_ready(f"{uri}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=30)
+        self.null_uri = uri
+        wanted = {"log_batch", "log_metric", "async"} & self.args.only
+        if not wanted:
+            return
         s = self.scale
         if "log_batch" in wanted:
             result = workloads.client_log_batch(uri, batches=s.client_batches, verify=False)
@@ -177,7 +180,6 @@ class Bench:
         if "async" in wanted:
             result = workloads.client_log_async(uri, points=s.async_points, verify=False)
             self.client_ceiling["async"] = result.rate
-        null.stop()
         log(
             "client ceilings (do-nothing server): "
             + ", ".join(f"{k} {number(v)}/s" for k, v in self.client_ceiling.items())
@@ -420,6 +422,30 @@ class Bench:
             )
         )
 
+    def read_ceilings(
+        self,
+        what: str,
+        endpoint: str,
+        results: dict[str, workloads.ReadResult],
+        call: Callable[[Any], Any],
+    ) -> None:
+        """The client's own time to read each server's reply, served by the do-nothing server:
+        no server can make the client call faster than that."""
+        for name, result in results.items():
+            seconds = workloads.client_read_seconds(
+                self.null_uri, endpoint, result.body, call, self.scale.reps
+            )
+            self.ceilings.append(
+                Ceiling(
+                    f"mlflow client alone reading the {name}'s {what} reply",
+                    "ms",
+                    seconds * 1000,
+                    result.client_seconds * 1000 if name == "reference" else None,
+                    result.client_seconds * 1000 if name == "portal" else None,
+                    higher_is_better=False,
+                )
+            )
+
     def history(self) -> None:
         s = self.scale
         results = {}
@@ -431,6 +457,12 @@ class Bench:
             )
             log(f"history {target.name}: {result.client_seconds * 1000:.0f} ms")
         self.probe_ids["run_id"] = results["portal"].ids["run_id"]
+        self.read_ceilings(
+            f"get_metric_history ({s.history_points:,} points)",
+            "metrics/get-history",
+            results,
+            lambda client: client.get_metric_history("0" * 32, "loss"),
+        )
         self._read_rows(
             "history",
             f"get_metric_history of {s.history_points:,} points",
@@ -480,6 +512,14 @@ class Bench:
             )
             log(f"search_runs {target.name}: {result.client_seconds * 1000:.0f} ms")
         self.probe_ids["experiment_id"] = results["portal"].ids["experiment_id"]
+        self.read_ceilings(
+            f"search_runs ({len(expected)} runs)",
+            "runs/search",
+            results,
+            lambda client: client.search_runs(
+                ["1"], filter_string=SEARCH_FILTER, order_by=SEARCH_ORDER, max_results=SEARCH_PAGE
+            ),
+        )
         self._read_rows(
             "search_runs",
             f"search_runs filter+order over {s.search_runs:,} runs ({len(expected)} returned)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import statistics
 import threading
@@ -340,6 +341,8 @@ class ReadResult:
     detail: str = ""
     # What the probes need to find the data again (experiment_id, run_id).
     ids: dict[str, str] = field(default_factory=dict)
+    # The server's whole reply, for measuring the client's own cost of reading it.
+    body: bytes = b""
 
     @property
     def correct(self) -> bool:
@@ -366,6 +369,42 @@ def _history_over_http(target: Target, session: requests.Session, run_id: str, k
             return count
 
 
+def history_body(target: Target, run_id: str, key: str) -> bytes:
+    """The whole history as one get-history reply (pages joined): a do-nothing server hands it
+    to the client to measure the client's own reading cost."""
+    metrics: list[Any] = []
+    token = None
+    with requests.Session() as session:
+        while True:
+            params: dict[str, Any] = {
+                "run_id": run_id,
+                "metric_key": key,
+                "max_results": HISTORY_PAGE,
+            }
+            if token:
+                params["page_token"] = token
+            response = session.get(target.api("metrics/get-history"), params=params, timeout=600)
+            response.raise_for_status()
+            payload = response.json()
+            metrics += payload.get("metrics", [])
+            token = payload.get("next_page_token")
+            if not token:
+                return json.dumps({"metrics": metrics}).encode()
+
+
+def client_read_seconds(
+    null_uri: str, endpoint: str, body: bytes, call: Callable[[Any], Any], reps: int
+) -> float:
+    """Median time of `call(client)` against the do-nothing server answering `endpoint` with
+    `body`: what the mlflow client alone spends on that reply."""
+    import mlflow
+
+    requests.put(f"{null_uri}/__bench/canned/api/2.0/mlflow/{endpoint}", data=body, timeout=60)
+    client = mlflow.MlflowClient(null_uri)
+    seconds, _ = median_seconds(lambda: call(client), reps)
+    return seconds
+
+
 def metric_history(target: Target, *, points: int, reps: int) -> ReadResult:
     """get_metric_history of one `points`-long series, through the client and as raw HTTP."""
     client = target.client()
@@ -379,7 +418,14 @@ def metric_history(target: Target, *, points: int, reps: int) -> ReadResult:
             lambda: _history_over_http(target, session, run_id, "loss"), reps
         )
     found = len(history) if len(history) == count else min(len(history), count)
-    return ReadResult(client_s, http_s, expected=points, found=found, ids={"run_id": run_id})
+    return ReadResult(
+        client_s,
+        http_s,
+        expected=points,
+        found=found,
+        ids={"run_id": run_id},
+        body=history_body(target, run_id, "loss"),
+    )
 
 
 def search_runs(
@@ -415,12 +461,15 @@ def search_runs(
     }
     with requests.Session() as session:
 
-        def raw() -> int:
+        def raw() -> bytes:
             response = session.post(target.api("runs/search"), json=body, timeout=600)
             response.raise_for_status()
-            return len(response.json().get("runs", []))
+            return response.content
 
-        http_s, _ = median_seconds(raw, reps)
+        http_s, reply = median_seconds(raw, reps)
+    # The same page without its continuation token, for the client-cost ceiling.
+    page = json.loads(reply)
+    page.pop("next_page_token", None)
     names = [run.info.run_name for run in runs]
     found = sum(1 for a, b in zip(names, expected_names, strict=False) if a == b)
     detail = "" if names == expected_names else f"first names {names[:3]} vs {expected_names[:3]}"
@@ -431,6 +480,7 @@ def search_runs(
         found=found,
         detail=detail,
         ids={"experiment_id": experiment_id},
+        body=json.dumps(page).encode(),
     )
 
 
