@@ -17,6 +17,7 @@ import cProfile
 import io
 import json
 import pstats
+import time
 from typing import Any
 
 import django
@@ -37,12 +38,25 @@ def _explain_requests(label: str, send: Any) -> list[str]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    send()  # warm: connection, URL resolver, imports
+    profiler = cProfile.Profile()
     with CaptureQueriesContext(connection) as captured:
+        start = time.perf_counter()
+        profiler.enable()
         response = send()
+        profiler.disable()
+        total = time.perf_counter() - start
+    sql = sum(float(query["time"]) for query in captured.captured_queries)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
     lines = [
         f"## {label}",
         f"HTTP {response.status_code}, {len(response.content):,} bytes, "
-        f"{len(captured.captured_queries)} SQL statements",
+        f"{len(captured.captured_queries)} SQL statements; {total * 1000:.0f} ms in the view "
+        f"(under cProfile), of which {sql * 1000:.0f} ms waiting for SQL",
+        "",
+        "Top functions by own time (cProfile):",
+        *[line for line in out.getvalue().splitlines() if line.strip()][2:],
         "",
     ]
     for number, query in enumerate(captured.captured_queries, 1):

@@ -58,6 +58,8 @@ class Ceiling:
 def number(value: float | None) -> str:
     if value is None:
         return "n/a"
+    if float(value).is_integer() and abs(value) < 100:
+        return str(int(value))
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
@@ -120,8 +122,9 @@ def render_text(rows: list[Row], ceilings: list[Ceiling]) -> str:
     return "\n\n".join(parts)
 
 
-def render_markdown(rows: list[Row], ceilings: list[Ceiling]) -> str:
-    parts = [markdown_table(HEADER, [_cells(r) for r in rows])]
-    if ceilings:
-        parts.append(markdown_table(CEILING_HEADER, [_ceiling_cells(c) for c in ceilings]))
-    return "\n\n".join(parts)
+def rows_markdown(rows: list[Row]) -> str:
+    return markdown_table(HEADER, [_cells(r) for r in rows])
+
+
+def ceilings_markdown(ceilings: list[Ceiling]) -> str:
+    return markdown_table(CEILING_HEADER, [_ceiling_cells(c) for c in ceilings])

@@ -36,7 +36,7 @@ import psutil
 from bench import ceilings, seed_reference, servers, workloads
 from bench.data import SEARCH_FILTER, SEARCH_ORDER, expected_search_names
 from bench.profiling import PySpy, summarize
-from bench.report import Ceiling, Row, number, render_markdown, render_text
+from bench.report import Ceiling, Row, ceilings_markdown, number, render_text, rows_markdown
 from bench.servers import REPO, ServerProcess
 from bench.workloads import RssSampler, Target
 
@@ -230,7 +230,8 @@ class Bench:
         self.peak_mb[target.name] = max(self.peak_mb.get(target.name, 0.0), sampler.peak_mb)
 
     def check(self, workload: str, target: Target, ok: bool, text: str) -> None:
-        self.checks.append(f"{'ok  ' if ok else 'FAIL'} {workload} [{target.name}]: {text}")
+        line = f"{'ok  ' if ok else 'FAIL'} {workload} [{target.name}]: {text}"
+        self.checks.append(line.rstrip())
 
     def portal_python(self, *args: str, output: Path | None = None) -> str:
         result = subprocess.run(
@@ -703,10 +704,10 @@ class Bench:
             "",
             "`x better`: portal/reference for rates, reference/portal for times.",
             "",
-            render_markdown(self.rows, []),
+            rows_markdown(self.rows),
         ]
         if self.ceilings:
-            lines += ["", "## Ceilings", "", render_markdown([], self.ceilings).strip()]
+            lines += ["", "## Ceilings", "", ceilings_markdown(self.ceilings)]
         lines += ["", "## Checks", "", *(f"- {c}" for c in self.checks)]
         if self.failures:
             lines += ["", "## Workloads that failed", "", *(f"- {f}" for f in self.failures)]

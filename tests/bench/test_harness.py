@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from bench.profiling import summarize
-from bench.report import Row, render_markdown
+from bench.report import Ceiling, Row, rows_markdown
 from bench.servers import free_port, null_server
 from bench.workloads import RssSampler, Target, client_log_batch, client_log_metric, ingest_capacity
 
@@ -54,7 +54,16 @@ def test_a_row_with_lost_data_fails_whatever_its_speed() -> None:
     assert fast_but_lossy.verdict == "FAIL"
     assert slow.ratio == 2.0
     assert slow.verdict == "FAIL"
-    assert "| ingest | points/s | 100 | 5,000 | 50.00x |" in render_markdown([fast_but_lossy], [])
+    assert "| ingest | points/s | 100 | 5,000 | 50.00x |" in rows_markdown([fast_but_lossy])
+
+
+def test_a_time_ceiling_is_reached_by_being_as_fast() -> None:
+    parse_floor = Ceiling("client alone", "ms", 100.0, None, 400.0, higher_is_better=False)
+    copy_rate = Ceiling("COPY", "rows/s", 200_000.0, 5_000.0, 50_000.0)
+
+    assert parse_floor.share(parse_floor.portal) == "25%"
+    assert parse_floor.share(parse_floor.reference) == ""
+    assert copy_rate.share(copy_rate.portal) == "25%"
 
 
 def test_profile_summary_counts_only_request_handling(tmp_path: Path) -> None:
