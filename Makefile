@@ -1,14 +1,12 @@
-# One command to run the portal (`make run`), one to test it (`make test`) and one to compare
-# it with the reference mlflow server (`make bench`).
+# One command to run the portal (`make run`) and one to test it (`make test`).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_WORKSPACE ?= demo/demo
-SCALE ?= small
 
-.PHONY: run test bench install install-dev migrate lint clean
+.PHONY: run test install install-dev migrate lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,14 +41,17 @@ run: migrate
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## bench: the portal against the reference `mlflow server` on local PostgreSQL (SCALE=small|full,
-## BENCH_ARGS="--only ingest,search_runs --profile"); see docs/PERFORMANCE.md
-bench: install-dev
-	$(BIN)/python -m bench.run --scale $(SCALE) $(BENCH_ARGS)
-
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) var
+
+## bench-reference: the portal against the reference `mlflow server` on local PostgreSQL
+## (BENCH_SCALE=small|full, BENCH_ARGS="--only ingest,search_runs --profile"); it recreates the
+## databases portal_bench and mlflow_reference. See docs/PERFORMANCE.md, "Reference comparison".
+BENCH_SCALE ?= small
+.PHONY: bench-reference
+bench-reference: install-dev
+	$(BIN)/python -m bench.run --scale $(BENCH_SCALE) $(BENCH_ARGS)
