@@ -835,4 +835,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # The servers were stopped on the way out (ExitStack); only say so.
+        print("\nInterrupted; both servers were stopped.", file=sys.stderr)
+        sys.exit(130)
