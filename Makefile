@@ -64,3 +64,11 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) var
+
+## bench-reference: the portal against the reference `mlflow server` on local PostgreSQL
+## (BENCH_SCALE=small|full, BENCH_ARGS="--only ingest,search_runs --profile"); it recreates the
+## databases portal_bench and mlflow_reference. See docs/PERFORMANCE.md, "Reference comparison".
+BENCH_SCALE ?= small
+.PHONY: bench-reference
+bench-reference: install-dev
+	$(BIN)/python -m bench.run --scale $(BENCH_SCALE) $(BENCH_ARGS)
