@@ -556,7 +556,15 @@ class _Plan:
         ):
             return True
         with transaction.atomic():
-            _count(self.job.pk, runs=_delete_ids(Run, ids))
+            # Ingest holds a run FOR KEY SHARE while it writes (run_lock_for_ingest): locking
+            # the rows first waits for batches under way, whose points the DELETE of the
+            # children below then sees (metric history has no foreign key to stop orphans).
+            list(Run.objects.filter(pk__in=ids).select_for_update().values_list("pk"))
+            # Points that arrived since the batches above (or that another executor's batch
+            # left) are counted here, so the job's count stays exact.
+            placeholders = ", ".join(["%s"] * len(ids))
+            leftover = _delete_where(Metric, f"run_id IN ({placeholders})", ids)
+            _count(self.job.pk, runs=_delete_ids(Run, ids), metric_points=leftover)
         return True
 
     def _remove_model_chunk(
