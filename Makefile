@@ -28,7 +28,8 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
 
-## run: the portal on http://127.0.0.1:$(PORT) with SQLite and a local artifact folder
+## run: the portal on http://127.0.0.1:$(PORT) with SQLite, a local artifact folder and a
+## Celery worker for background jobs (queued through a folder: no other server needed)
 run: migrate
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	@echo
@@ -36,9 +37,7 @@ run: migrate
 	@PORT=$(PORT) $(BIN)/python manage.py mlflow_env $(DEMO_WORKSPACE)
 	@echo
 	@echo "Portal: http://127.0.0.1:$(PORT)/   (Ctrl-C stops it)"
-	$(BIN)/gunicorn portal.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
-		--access-logfile - --timeout 600 --limit-request-line 0
-# (--limit-request-line 0: a compare view of hundreds of runs names them all in its address.)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --no-colour -f Procfile -p $(PORT)
 
 ## chromium: the browser the browser tests drive (Debian's package; Playwright downloads none)
 chromium:
@@ -65,3 +64,11 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) var
+
+## bench-reference: the portal against the reference `mlflow server` on local PostgreSQL
+## (BENCH_SCALE=small|full, BENCH_ARGS="--only ingest,search_runs --profile"); it recreates the
+## databases portal_bench and mlflow_reference. See docs/PERFORMANCE.md, "Reference comparison".
+BENCH_SCALE ?= small
+.PHONY: bench-reference
+bench-reference: install-dev
+	$(BIN)/python -m bench.run --scale $(BENCH_SCALE) $(BENCH_ARGS)

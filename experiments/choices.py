@@ -63,3 +63,31 @@ class Role(models.TextChoices):
 
 
 _ROLE_RANKS = {Role.READER: 1, Role.CONTRIBUTOR: 2, Role.OWNER: 3}
+
+
+class DeletionKind(models.TextChoices):
+    """What a deletion job removes."""
+
+    RESOURCE_GROUP = "resource_group", "Resource group"
+    WORKSPACE = "workspace", "Workspace"
+    # MLflow's `gc`: runs and experiments already in the deleted lifecycle stage.
+    PURGE = "purge", "Purge of deleted runs and experiments"
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DELETED = "deleted", "Deleted"
+    FAILED = "failed", "Failed"
+
+    @classmethod
+    def unfinished(cls) -> list[str]:
+        """States in which a job still owns its target (a failed job waits for a retry)."""
+        return [cls.PENDING, cls.RUNNING, cls.FAILED]
+
+
+class AuditAction(models.TextChoices):
+    DELETION_REQUESTED = "deletion.requested", "Deletion requested"
+    DELETION_RETRIED = "deletion.retried", "Deletion retried"
+    DELETION_SUCCEEDED = "deletion.succeeded", "Deletion finished"
+    DELETION_FAILED = "deletion.failed", "Deletion failed"

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from typing import IO
 
 from django.core.exceptions import SuspiciousFileOperation
@@ -78,19 +79,68 @@ def artifact_storage() -> FileSystemStorage:
     return storages["artifacts"]
 
 
-def iter_files(storage: FileSystemStorage, prefix: str) -> list[str]:
-    """Every file name under `prefix` (recursively), relative to the storage root."""
-    names: list[str] = []
-    pending = [prefix]
+def walk_files(storage: FileSystemStorage, prefix: str) -> Iterator[tuple[str, int]]:
+    """(name, size) of every file under `prefix`, lazily, one folder listing at a time.
+
+    Symbolic links are reported as files and never followed, so deleting what this yields
+    cannot reach outside the prefix.
+    """
+    root = storage.path(prefix)
+    pending = [""]
     while pending:
-        current = pending.pop()
+        relative = pending.pop()
+        folder = os.path.join(root, relative) if relative else root
         try:
-            directories, files = storage.listdir(current)
+            entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
             continue
-        names.extend(f"{current}/{name}" for name in files)
-        pending.extend(f"{current}/{name}" for name in directories)
-    return names
+        for entry in entries:
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(name)
+                    continue
+                size = entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
+            yield f"{prefix}/{name}", size
+
+
+def iter_files(storage: FileSystemStorage, prefix: str) -> list[str]:
+    """Every file name under `prefix` (recursively), links included as names, never followed."""
+    return [name for name, _size in walk_files(storage, prefix)]
+
+
+def usage(storage: FileSystemStorage, prefix: str) -> tuple[int, int]:
+    """(files, bytes) under `prefix`."""
+    files = size = 0
+    for _name, file_size in walk_files(storage, prefix):
+        files += 1
+        size += file_size
+    return files, size
+
+
+def unlink(storage: FileSystemStorage, name: str) -> bool:
+    """Remove one file (or symbolic link). False when it was already gone, so that two
+    deleters racing over the same folder count each file once.
+
+    Only the folder is resolved through the storage's checks: a symbolic link planted in it is
+    removed itself, never followed.
+    """
+    folder, _, leaf = name.rpartition("/")
+    try:
+        os.unlink(os.path.join(storage.path(folder), leaf))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def remove_empty_folders(storage: FileSystemStorage, prefix: str) -> None:
+    """Remove `prefix` and the folders under it that hold no file (deepest first)."""
+    root = storage.path(prefix)
+    for directory, _subdirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
 
 
 def delete_tree(storage: FileSystemStorage, prefix: str) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from experiments.views import compare, experiment, pages, runs
+from experiments.views import compare, experiment, groups, jobs, pages, runs
 
 app_name = "experiments"
 
 RUN = "runs/<str:run_id>/"
+MANAGE_GROUP = "manage/groups/<str:group>/"
+MANAGE_WORKSPACE = f"{MANAGE_GROUP}workspaces/<str:workspace>/"
 
 workspace_patterns = [
     path("", pages.workspace_detail, name="workspace-detail"),
@@ -33,4 +35,15 @@ urlpatterns = [
     path("experiments/<str:experiment_id>/", pages.experiment_by_id, name="experiment-by-id"),
     path("groups/<str:group>/", pages.group_detail, name="group-detail"),
     path("groups/<str:group>/workspaces/<str:workspace>/", include(workspace_patterns)),
+    # Administration: resource groups, workspaces, deletion jobs and the audit log.
+    path("manage/groups/", groups.group_list, name="group-list"),
+    path(MANAGE_GROUP, groups.group_detail, name="manage-group"),
+    path(f"{MANAGE_GROUP}delete/", groups.group_delete, name="group-delete"),
+    path(MANAGE_WORKSPACE, groups.workspace_detail, name="manage-workspace"),
+    path(f"{MANAGE_WORKSPACE}delete/", groups.workspace_delete_page, name="workspace-delete"),
+    path(f"{MANAGE_WORKSPACE}purge/", groups.workspace_purge, name="workspace-purge"),
+    path("manage/jobs/", jobs.job_list, name="job-list"),
+    path("manage/jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
+    path("manage/jobs/<int:pk>/retry/", jobs.job_retry, name="job-retry"),
+    path("manage/audit/", jobs.audit_log, name="audit-log"),
 ]

@@ -37,6 +37,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -116,8 +126,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-portal.sqlite3")
-    # SQLite cannot create the folder of its file: a fresh checkout has no ./var yet.
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # SQLite creates the file but not its folder (a fresh checkout has no ./var).
+    if _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # A stuck lock must not hold an API worker forever: the client retries the 503 it gets.
     _db.setdefault("OPTIONS", {}).setdefault(
@@ -127,20 +138,57 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery --------------------------------------------------------------------------
+# With REDIS_URL unset, Celery queues through a folder (kombu's filesystem transport), so the
+# embedded default (`make run`) runs background jobs with no other server installed.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-if not REDIS_URL:
-    _queue_dir = VAR_DIR / "celery"
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 3.0)
+# A page that enqueues must answer quickly when the broker is down: the job row is already
+# committed and the sweeper enqueues it later, so a short publish retry is enough.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_FILESYSTEM_DIR = Path(os.environ.get("CELERY_FILESYSTEM_DIR") or VAR_DIR / "celery")
+if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir / "queue"),
-        "data_folder_out": str(_queue_dir / "queue"),
-        "processed_folder": str(_queue_dir / "processed"),
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+        "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
     }
+
+# --- Deletion jobs (see experiments/services/deletion.py) -----------------------------------
+# Rows per DELETE statement of metric history; each is its own short transaction.
+DELETION_METRIC_BATCH = env_int("DELETION_METRIC_BATCH", 10_000)
+# Runs (with their params, tags, inputs) or experiments removed per transaction.
+DELETION_ROW_BATCH = env_int("DELETION_ROW_BATCH", 500)
+DELETION_FILE_BATCH = env_int("DELETION_FILE_BATCH", 1_000)
+# One task invocation works this long, then re-enqueues itself (other jobs get a turn).
+DELETION_STEP_SECONDS = env_float("DELETION_STEP_SECONDS", 5.0)
+# A claimed step belongs to its worker this long; after that another worker may take it over.
+DELETION_LEASE_SECONDS = env_float("DELETION_LEASE_SECONDS", 120.0)
+# Pause between statements, to leave I/O to the live workload on a busy database.
+DELETION_PAUSE_SECONDS = env_float("DELETION_PAUSE_SECONDS", 0.0)
+# The sweeper's period, and how long an unfinished job may wait before it is enqueued again.
+DELETION_SWEEP_SECONDS = env_float("DELETION_SWEEP_SECONDS", 30.0)
+DELETION_REQUEUE_SECONDS = env_float("DELETION_REQUEUE_SECONDS", 300.0)
+# Transient errors (database, storage) are retried this often, backing off 1, 2, 4 ... x factor.
+DELETION_MAX_RETRIES = env_int("DELETION_MAX_RETRIES", 8)
+DELETION_RETRY_BACKOFF = env_int("DELETION_RETRY_BACKOFF", 2)
+DELETION_RETRY_BACKOFF_MAX = env_int("DELETION_RETRY_BACKOFF_MAX", 300)
 
 # --- Artifacts, static files ----------------------------------------------------------------
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT") or VAR_DIR / "artifacts").resolve()
@@ -176,6 +224,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "experiments.api.views.exception_handler",
 }
 
 # --- Security (production turns these on through the environment) --------------------------

@@ -13,6 +13,7 @@ TRACKING_PREFIX = "mlflow/v1.0/resourceGroups/<str:group>/workspaces/<str:worksp
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("portal-api/v1/", include("experiments.api.urls", namespace="portal-api")),
     path(TRACKING_PREFIX, views_server.tracking_home, name="tracking-home"),
     path(
         TRACKING_PREFIX,

@@ -1,22 +1,41 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.servers.basehttp import WSGIRequestHandler
+from django.test import Client
 
 from experiments.choices import Role
 from experiments.models import Workspace
 from experiments.tracking import tracking_uri
 from tests.factories import grant, make_api_key, make_user, make_workspace
+from tests.workers import CeleryWorker, purge_queue
 
 # The live server writes a response's headers and body separately. With Nagle's algorithm on,
 # every request on the mlflow client's keep-alive session then waits for the client's delayed
 # ACK (about 40 ms), which makes the suite several times slower than the server is.
 WSGIRequestHandler.disable_nagle_algorithm = True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_artifact_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test stores artifacts in a folder of its own.
+
+    Emptying the database between tests lets primary keys, and with them the workspaces/<pk>
+    artifact prefixes, be used again; files of an earlier test must not show up in a later one.
+    """
+    artifacts = settings.STORAGES["artifacts"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {
+            **artifacts,
+            "OPTIONS": {**artifacts["OPTIONS"], "location": str(tmp_path_factory.mktemp("art"))},
+        },
+    }
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -111,3 +130,28 @@ def client(tracking: str):  # noqa: ANN201
     import mlflow
 
     return mlflow.MlflowClient(tracking)
+
+
+@pytest.fixture
+def celery_workers(transactional_db: None) -> Iterator[Callable[..., CeleryWorker]]:
+    """Start real Celery workers: `celery_workers(**env)` returns a started worker. All are
+    stopped at the end of the test (before the test database is flushed)."""
+    started: list[CeleryWorker] = []
+    purge_queue()
+
+    def start(**environment: str) -> CeleryWorker:
+        worker = CeleryWorker(**environment).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        # The test is over: no need to wait for a warm shutdown (seconds on the filesystem
+        # broker); stale messages a killed worker leaves behind are harmless.
+        worker.kill()
+
+
+@pytest.fixture
+def web_client() -> Client:
+    """Django's test client for the pages and the portal API (`client` is the mlflow one)."""
+    return Client()

@@ -1,9 +1,16 @@
-"""Test settings: the portal's settings with a private artifact folder per test run."""
+"""Test settings: the portal's settings with private artifact and queue folders per test run.
+
+Celery worker processes started by the tests (tests/workers.py) read the same folders and the
+test database from their environment.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+
+# Read by portal.settings below, and inherited by worker processes.
+os.environ.setdefault("CELERY_FILESYSTEM_DIR", tempfile.mkdtemp(prefix="portal-test-celery-"))
 
 from portal.settings import *  # noqa: F403
 from portal.settings import STORAGES, VAR_DIR

@@ -14,17 +14,19 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from experiments.choices import Role
+from experiments.choices import ContainerState
 from experiments.errors import PortalError
 from experiments.mlflow.auth import authenticate_request, authorize
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Workspace
+from experiments.services.workspaces import workspace_hold_for_write, writes_refused_message
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +66,9 @@ def resolve_workspace(
 
 
 def _require_writable(workspace: Workspace) -> None:
-    if not workspace.is_writable or not workspace.resource_group.state == "active":
-        raise MlflowError(
-            "RESOURCE_CONFLICT",
-            f"Workspace '{workspace.name}' is being deleted and accepts no new data.",
-        )
+    # Free (the workspace is loaded already); workspace_hold_for_write closes the race.
+    if not workspace.is_writable or workspace.resource_group.state != ContainerState.ACTIVE:
+        raise MlflowError("RESOURCE_CONFLICT", writes_refused_message(workspace))
 
 
 def handle_errors(view: View) -> View:
@@ -101,7 +101,12 @@ def handle_errors(view: View) -> View:
     return wrapper
 
 
-def endpoint(*methods: str, write: bool = False) -> Callable[[View], View]:
+def endpoint(*methods: str, write: bool = False, atomic: bool = True) -> Callable[[View], View]:
+    """Route an MLflow view. `write`: non-GET calls are refused while the workspace is being
+    deleted. `atomic`: the view runs in one transaction that holds the workspace against the
+    deletion starting midway; artifact transfers, which can take minutes, pass False (the
+    deletion removes files after the runs they belong to, see services/deletion.py).
+    """
     allowed = frozenset(methods)
 
     def decorate(view: View) -> View:
@@ -128,10 +133,17 @@ def endpoint(*methods: str, write: bool = False) -> Callable[[View], View]:
             writing = write and request.method != "GET"
             authorize(principal, resolved, Role.CONTRIBUTOR if writing else Role.READER, label)
             assert resolved is not None  # authorize refuses a missing workspace
+            request.principal = principal  # type: ignore[attr-defined]
             if writing:
                 _require_writable(resolved)
-            request.principal = principal  # type: ignore[attr-defined]
-            result = view(request, resolved, **kwargs)
+                if atomic:
+                    with transaction.atomic():
+                        workspace_hold_for_write(workspace=resolved)
+                        result = view(request, resolved, **kwargs)
+                else:
+                    result = view(request, resolved, **kwargs)
+            else:
+                result = view(request, resolved, **kwargs)
             if isinstance(result, HttpResponseBase):
                 return result
             return json_response(result)

@@ -71,7 +71,7 @@ def _download(location: ArtifactLocation) -> FileResponse:
     return response
 
 
-@endpoint("GET", "PUT", "DELETE", write=True)
+@endpoint("GET", "PUT", "DELETE", write=True, atomic=False)
 def artifact(request: HttpRequest, workspace: Workspace, artifact_path: str) -> Any:
     if request.META.get("QUERY_STRING"):
         # The client sends none; a '?' in a path would otherwise silently cut it short.

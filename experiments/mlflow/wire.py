@@ -66,11 +66,17 @@ def run_info_message(run: Run) -> dict[str, Any]:
     return info
 
 
+def _non_empty(**fields: Any) -> dict[str, Any]:
+    """Fields without the empty lists, as protobuf's JSON leaves out empty repeated fields: the
+    client parses every field it is sent, and most runs have no inputs or outputs."""
+    return {name: value for name, value in fields.items() if value}
+
+
 def run_message(details: RunDetails) -> dict[str, Any]:
     return {
         "info": run_info_message(details.run),
-        "data": {
-            "metrics": [
+        "data": _non_empty(
+            metrics=[
                 {
                     "key": metric.key,
                     "value": wire_float(metric.value, metric.is_nan),
@@ -79,11 +85,11 @@ def run_message(details: RunDetails) -> dict[str, Any]:
                 }
                 for metric in details.metrics
             ],
-            "params": pairs(details.params),
-            "tags": pairs(details.tags),
-        },
-        "inputs": {
-            "dataset_inputs": [
+            params=pairs(details.params),
+            tags=pairs(details.tags),
+        ),
+        "inputs": _non_empty(
+            dataset_inputs=[
                 {
                     "tags": pairs(item.tags),
                     "dataset": {
@@ -97,13 +103,13 @@ def run_message(details: RunDetails) -> dict[str, Any]:
                 }
                 for item in details.dataset_inputs
             ],
-            "model_inputs": [{"model_id": model_id} for model_id in details.model_inputs],
-        },
-        "outputs": {
-            "model_outputs": [
+            model_inputs=[{"model_id": model_id} for model_id in details.model_inputs],
+        ),
+        "outputs": _non_empty(
+            model_outputs=[
                 {"model_id": model_id, "step": step} for model_id, step in details.model_outputs
             ]
-        },
+        ),
     }
 
 

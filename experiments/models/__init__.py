@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from experiments.models.access import ApiKey, RoleAssignment, TrackingToken
+from experiments.models.audit import AuditLog
+from experiments.models.deletion import DeletionJob
 from experiments.models.experiments import (
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_EXPERIMENT_WIRE_ID,
@@ -29,10 +31,12 @@ from experiments.models.runs import (
 )
 
 __all__ = [
+    "ApiKey",
+    "AuditLog",
     "DEFAULT_EXPERIMENT_NAME",
     "DEFAULT_EXPERIMENT_WIRE_ID",
-    "ApiKey",
     "Dataset",
+    "DeletionJob",
     "Experiment",
     "ExperimentTag",
     "InputTag",

@@ -3,9 +3,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -50,12 +52,26 @@ class DatasetInputData:
     tags: list[tuple[str, str]]
 
 
+class LatestValue(NamedTuple):
+    """A run's newest point of one metric (see LatestMetric), read without a model instance."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    is_nan: bool
+
+    @property
+    def real_value(self) -> float:
+        return math.nan if self.is_nan else self.value
+
+
 @dataclass
 class RunDetails:
     """A run with everything get_run and search_runs report about it."""
 
     run: Run
-    metrics: list[LatestMetric] = field(default_factory=list)
+    metrics: list[LatestValue] = field(default_factory=list)
     params: list[tuple[str, str]] = field(default_factory=list)
     tags: list[tuple[str, str]] = field(default_factory=list)
     dataset_inputs: list[DatasetInputData] = field(default_factory=list)
@@ -69,8 +85,13 @@ def runs_details(runs: Sequence[Run]) -> list[RunDetails]:
     if not details:
         return []
     pks = list(details)
-    for metric in LatestMetric.objects.filter(run_id__in=pks).order_by("key"):
-        details[metric.run_id].metrics.append(metric)
+    # Tuples, not model instances: a page of 1,000 runs carries thousands of latest values.
+    for run_pk, *latest in (
+        LatestMetric.objects.filter(run_id__in=pks)
+        .order_by("key")
+        .values_list("run_id", "key", "value", "timestamp", "step", "is_nan")
+    ):
+        details[run_pk].metrics.append(LatestValue(*latest))
     for run_pk, key, value in (
         Param.objects.filter(run_id__in=pks).order_by("key").values_list("run_id", "key", "value")
     ):
@@ -141,7 +162,10 @@ def decode_offset_token(token: str | None) -> int:
 
 _HISTORY_SQL = (
     f"SELECT value, timestamp, step, is_nan FROM {Metric._meta.db_table} "
-    "WHERE run_id = %s AND key = %s{after} ORDER BY timestamp, step, value, is_nan{limit}"
+    # The whole primary key in ORDER BY: the index gives this order, which the planner sees
+    # even when statistics are stale after a bulk ingest (else it may sort every point).
+    "WHERE run_id = %s AND key = %s{after} "
+    "ORDER BY run_id, key, timestamp, step, value, is_nan{limit}"
 )
 _AFTER = " AND (timestamp, step, value, is_nan) > (%s, %s, %s, %s)"
 

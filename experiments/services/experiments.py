@@ -8,6 +8,7 @@ from experiments.choices import LifecycleStage
 from experiments.clock import now_ms
 from experiments.errors import AlreadyExists, InvalidInput, NotFound
 from experiments.models import Experiment, ExperimentTag, Run, Workspace
+from experiments.services.deletion import purge_blocks_restore
 from experiments.validation import (
     MAX_EXPERIMENT_TAG_VAL_LENGTH,
     validate_experiment_name,
@@ -94,6 +95,11 @@ def experiment_delete(*, experiment: Experiment) -> None:
 def experiment_restore(*, experiment: Experiment) -> None:
     if experiment.is_active:
         raise NotFound(f"No Experiment with id={experiment.wire_id} exists")
+    purge_blocks_restore(
+        workspace_id=experiment.workspace_id,
+        deleted_at_ms=experiment.last_update_time,
+        what=f"Experiment {experiment.wire_id}",
+    )
     _set_lifecycle(experiment, LifecycleStage.ACTIVE)
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
@@ -27,6 +27,7 @@ from experiments.models import (
     RunTag,
 )
 from experiments.names import random_run_name
+from experiments.services.deletion import purge_blocks_restore
 from experiments.services.metrics import MetricRow, metrics_insert
 from experiments.validation import (
     INT64_MAX,
@@ -188,6 +189,9 @@ def run_delete(*, run: Run) -> None:
 
 
 def run_restore(*, run: Run) -> None:
+    purge_blocks_restore(
+        workspace_id=run.workspace_id, deleted_at_ms=run.deleted_time, what=f"Run {run.uuid}"
+    )
     run.lifecycle_stage = LifecycleStage.ACTIVE
     run.deleted_time = None
     run.save(update_fields=["lifecycle_stage", "deleted_time"])
@@ -299,6 +303,25 @@ def _set_tags(run: Run, tags: dict[str, str]) -> None:
     )
 
 
+def run_lock_for_ingest(run: Run) -> None:
+    """Hold the run row until the transaction ends, and check that it is still active.
+
+    FOR KEY SHARE lets concurrent batches and status updates of the run proceed, but makes a
+    deletion (which locks the row FOR UPDATE) wait for this transaction: metric history has no
+    foreign-key constraint to do it (see Metric). Call inside a transaction.
+    """
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT lifecycle_stage FROM {Run._meta.db_table} WHERE id = %s{lock}", [run.pk]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"Run with id={run.uuid} not found")
+    run.lifecycle_stage = row[0]
+    _require_active(run)
+
+
 def run_log_batch(
     *,
     run: Run,
@@ -326,6 +349,8 @@ def run_log_batch(
     checked_tags = _checked_tags(tags)
     model_metrics = _model_metric_objects(run, metrics)
     with transaction.atomic():
+        if rows:
+            run_lock_for_ingest(run)
         if checked_params:
             _insert_params(run, checked_params)
         metrics_insert(run_pk=run.pk, rows=rows)

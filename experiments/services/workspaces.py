@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
+from experiments.choices import ContainerState
 from experiments.clock import now_ms
-from experiments.errors import AlreadyExists, InvalidInput
+from experiments.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from experiments.models import (
     DEFAULT_EXPERIMENT_NAME,
     Experiment,
@@ -31,6 +32,18 @@ def workspace_create(
         raise InvalidInput(problem)
     try:
         with transaction.atomic():
+            # Locked against resource_group_delete, which marks the group and its workspaces.
+            state = (
+                ResourceGroup.objects.select_for_update(no_key=True)
+                .filter(pk=resource_group.pk)
+                .values_list("state", flat=True)
+                .first()
+            )
+            if state != ContainerState.ACTIVE:
+                raise Conflict(
+                    f"Resource group '{resource_group.name}' is being deleted; "
+                    "no workspace can be added to it."
+                )
             workspace = Workspace.objects.create(
                 resource_group=resource_group, name=name, description=description
             )
@@ -74,3 +87,27 @@ def workspace_ensure(*, group_name: str, workspace_name: str) -> tuple[Workspace
         return workspace_create(resource_group=group, name=workspace_name), True
     except AlreadyExists:
         return Workspace.objects.select_related("resource_group").get(name=workspace_name), False
+
+
+def workspace_hold_for_write(*, workspace: Workspace) -> None:
+    """Refuse the write if the workspace is being deleted, holding it until the write commits.
+
+    Call inside the write's transaction. The share lock makes resource_group_delete and
+    workspace_delete (which update this row) wait for writes already under way, and every
+    write that starts later sees the new state: nothing is written after the deletion starts.
+    On SQLite the write transaction already holds the database's write lock.
+    """
+    sql = "SELECT state FROM experiments_workspace WHERE id = %s"
+    if connection.vendor == "postgresql":
+        sql += " FOR SHARE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workspace.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"Workspace '{workspace.name}' does not exist.")
+    if row[0] != ContainerState.ACTIVE:
+        raise Conflict(writes_refused_message(workspace))
+
+
+def writes_refused_message(workspace: Workspace) -> str:
+    return f"Workspace '{workspace.name}' is being deleted and accepts no new data."

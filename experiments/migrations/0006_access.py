@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0003_portal_pages'),
+        ('experiments', '0005_metric_without_run_constraint'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,242 @@
+"""Pages to manage resource groups and workspaces: list, create, describe, delete, purge.
+
+They live under /manage/ so that access control can guard them in one place.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from experiments.choices import DeletionKind, JobState
+from experiments.clock import now_ms
+from experiments.errors import NotFound, PortalError
+from experiments.forms import ConfirmDeletionForm, PurgeForm, ResourceGroupForm, WorkspaceForm
+from experiments.models import DeletionJob
+from experiments.selectors.groups import (
+    group_bill,
+    group_get,
+    groups_with_counts,
+    purge_bill,
+    workspace_get,
+    workspaces_bill,
+    workspaces_with_counts,
+)
+from experiments.services.audit import Actor
+from experiments.services.deletion import (
+    deleted_objects_purge,
+    resource_group_delete,
+    workspace_delete,
+)
+from experiments.services.workspaces import resource_group_create, workspace_create
+from experiments.tracking import tracking_uri
+
+DAY_MS = 86_400_000
+
+
+def _unfinished_job(kind: DeletionKind, target_id: int) -> DeletionJob | None:
+    return DeletionJob.objects.filter(
+        kind=kind, target_id=target_id, state__in=JobState.unfinished()
+    ).first()
+
+
+def _to_job(request: HttpRequest, job: DeletionJob) -> HttpResponseRedirect:
+    """After a deletion request: the job page, telling the admin if the queue was down."""
+    if job.enqueue_error:
+        messages.warning(
+            request,
+            f"The deletion of '{job.target_name}' is recorded (job {job.pk}), but the task "
+            f"queue could not be reached: {job.enqueue_error} It starts by itself as soon as "
+            "the queue is back; nothing is lost.",
+        )
+    return redirect("experiments:job-detail", pk=job.pk)
+
+
+def _not_found(request: HttpRequest, error: NotFound) -> HttpResponse:
+    return render(
+        request, "experiments/manage/not_found.html", {"message": error.message}, status=404
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def group_list(request: HttpRequest) -> HttpResponse:
+    form = ResourceGroupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = resource_group_create(
+                name=form.cleaned_data["name"], description=form.cleaned_data["description"]
+            )
+        except PortalError as error:
+            form.add_error("name", error.message)
+        else:
+            messages.success(request, f"Resource group '{group.name}' created.")
+            return redirect("experiments:manage-group", group=group.name)
+    groups = groups_with_counts()
+    jobs = {
+        job.target_id: job
+        for job in DeletionJob.objects.filter(
+            kind=DeletionKind.RESOURCE_GROUP, state__in=JobState.unfinished()
+        )
+    }
+    rows = [(group, jobs.get(group.pk)) for group in groups]
+    return render(request, "experiments/manage/group_list.html", {"rows": rows, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def group_detail(request: HttpRequest, group: str) -> HttpResponse:
+    try:
+        resource_group = group_get(name=group)
+    except NotFound as error:
+        return _not_found(request, error)
+    form = WorkspaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            workspace = workspace_create(
+                resource_group=resource_group,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+            )
+        except PortalError as error:
+            form.add_error("name", error.message)
+        else:
+            messages.success(request, f"Workspace '{workspace.name}' created.")
+            return redirect(
+                "experiments:manage-workspace", group=resource_group.name, workspace=workspace.name
+            )
+    return render(
+        request,
+        "experiments/manage/group_detail.html",
+        {
+            "group": resource_group,
+            "workspaces": workspaces_with_counts().filter(resource_group=resource_group),
+            "contents": group_bill(group=resource_group),
+            "job": _unfinished_job(DeletionKind.RESOURCE_GROUP, resource_group.pk),
+            "form": form,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def group_delete(request: HttpRequest, group: str) -> HttpResponse:
+    """The confirmation page: what would go (a dry run), and the group's name to type."""
+    try:
+        resource_group = group_get(name=group)
+    except NotFound as error:
+        return _not_found(request, error)
+    if job := _unfinished_job(DeletionKind.RESOURCE_GROUP, resource_group.pk):
+        return redirect("experiments:job-detail", pk=job.pk)
+    form = ConfirmDeletionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = resource_group_delete(
+                group_name=resource_group.name,
+                confirm_name=form.cleaned_data["confirm_name"],
+                actor=Actor.from_request(request),
+            )
+        except PortalError as error:
+            form.add_error("confirm_name", error.message)
+        else:
+            return _to_job(request, job)
+    return render(
+        request,
+        "experiments/manage/confirm_delete.html",
+        {
+            "kind": "resource group",
+            "name": resource_group.name,
+            "bill": group_bill(group=resource_group),
+            "form": form,
+            "cancel_url": reverse("experiments:manage-group", args=[resource_group.name]),
+        },
+    )
+
+
+def workspace_detail(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
+    try:
+        found = workspace_get(group_name=group, name=workspace)
+    except NotFound as error:
+        return _not_found(request, error)
+    return render(
+        request,
+        "experiments/manage/workspace_detail.html",
+        {
+            "workspace": found,
+            "contents": workspaces_bill(workspace_ids=[found.pk]),
+            "purgeable": purge_bill(workspace_id=found.pk, before_ms=now_ms()),
+            "job": _unfinished_job(DeletionKind.WORKSPACE, found.pk)
+            or _unfinished_job(DeletionKind.RESOURCE_GROUP, found.resource_group_id),
+            "purge_job": _unfinished_job(DeletionKind.PURGE, found.pk),
+            "tracking_uri": tracking_uri(request.build_absolute_uri("/"), found),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def workspace_delete_page(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
+    try:
+        found = workspace_get(group_name=group, name=workspace)
+    except NotFound as error:
+        return _not_found(request, error)
+    if job := _unfinished_job(DeletionKind.WORKSPACE, found.pk):
+        return redirect("experiments:job-detail", pk=job.pk)
+    form = ConfirmDeletionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = workspace_delete(
+                group_name=group,
+                workspace_name=found.name,
+                confirm_name=form.cleaned_data["confirm_name"],
+                actor=Actor.from_request(request),
+            )
+        except PortalError as error:
+            form.add_error("confirm_name", error.message)
+        else:
+            return _to_job(request, job)
+    return render(
+        request,
+        "experiments/manage/confirm_delete.html",
+        {
+            "kind": "workspace",
+            "name": found.name,
+            "bill": workspaces_bill(workspace_ids=[found.pk]),
+            "form": form,
+            "cancel_url": reverse("experiments:manage-workspace", args=[group, found.name]),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def workspace_purge(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
+    """Permanently remove what is in MLflow's deleted stage (what `mlflow gc` does)."""
+    try:
+        found = workspace_get(group_name=group, name=workspace)
+    except NotFound as error:
+        return _not_found(request, error)
+    if job := _unfinished_job(DeletionKind.PURGE, found.pk):
+        return redirect("experiments:job-detail", pk=job.pk)
+    form = PurgeForm(request.POST or request.GET or None)
+    older_than_days = form.cleaned_data["older_than_days"] if form.is_valid() else 0
+    older_than_ms = int(older_than_days * DAY_MS)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = deleted_objects_purge(
+                group_name=group,
+                workspace_name=found.name,
+                actor=Actor.from_request(request),
+                older_than_ms=older_than_ms,
+            )
+        except PortalError as error:
+            form.add_error(None, error.message)
+        else:
+            return _to_job(request, job)
+    return render(
+        request,
+        "experiments/manage/confirm_purge.html",
+        {
+            "workspace": found,
+            "bill": purge_bill(workspace_id=found.pk, before_ms=now_ms() - older_than_ms),
+            "form": form,
+        },
+    )

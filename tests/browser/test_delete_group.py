@@ -1,0 +1,83 @@
+"""An admin deletes a resource group in a real browser (Chromium) and watches the job page
+reach Deleted, with a real Celery worker doing the work."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connections
+
+from experiments.models import DeletionJob, ResourceGroup
+from tests.factories import make_group, make_rich_run, make_workspace, seed_runs
+from tests.snapshots import ids_of, leftovers
+from tests.workers import CeleryWorker
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_page()
+        browser.close()
+        # While Playwright's loop runs, Django keeps this thread's queries on a connection of
+        # their own; close it here or it outlives the test database.
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_deletes_a_group_by_typing_its_name(
+    live_server: object, celery_workers: Callable[..., CeleryWorker], page: object
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    group = make_group("lab-2019")
+    workspace = make_workspace("old-lab", group)
+    make_rich_run(workspace)
+    seed_runs(workspace, runs=200, points_per_run=20, files_per_run=1)
+    ids = ids_of([workspace.pk])
+    celery_workers(DELETION_PAUSE_SECONDS="0.02")
+
+    # The admin opens the group and follows the delete link.
+    page.goto(f"{live_server.url}/manage/groups/lab-2019/")  # type: ignore[attr-defined]
+    page.get_by_role("link", name="Delete resource group…").click()
+    expect(page.locator('[data-count="runs"]')).to_have_text("201")
+    expect(page.locator('[data-count="metric_points"]')).to_have_text(str(200 * 20 + 6))
+
+    # The button waits for the exact name.
+    button = page.get_by_role("button", name="Delete resource group")
+    name_field = page.get_by_label("Type lab-2019 to confirm")
+    name_field.fill("lab-201")
+    expect(button).to_be_disabled()
+    name_field.fill("lab-2019")
+    expect(button).to_be_enabled()
+    button.click()
+
+    # The job page updates by itself until the job is done.
+    job = DeletionJob.objects.get()
+    expect(page).to_have_url(f"{live_server.url}/manage/jobs/{job.pk}/")  # type: ignore[attr-defined]
+    state = page.locator("#job-state")
+    expect(state).to_have_attribute("data-state", "deleted", timeout=60_000)
+    expect(state).to_have_text("Deleted")
+    expect(page.locator("#job-percent")).to_have_text("100.0")
+    expect(page.locator('[data-field="deleted_runs"]')).to_have_text("201")
+    assert not ResourceGroup.objects.filter(name="lab-2019").exists()
+    assert leftovers(ids) == {}
