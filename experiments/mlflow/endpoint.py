@@ -19,8 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from experiments.choices import Role
-from experiments.choices import ContainerState
+from experiments.choices import ContainerState, Role
 from experiments.errors import PortalError
 from experiments.mlflow.auth import authenticate_request, authorize
 from experiments.mlflow.errors import MlflowError, error_response

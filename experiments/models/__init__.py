@@ -31,10 +31,10 @@ from experiments.models.runs import (
 )
 
 __all__ = [
-    "ApiKey",
-    "AuditLog",
     "DEFAULT_EXPERIMENT_NAME",
     "DEFAULT_EXPERIMENT_WIRE_ID",
+    "ApiKey",
+    "AuditLog",
     "Dataset",
     "DeletionJob",
     "Experiment",

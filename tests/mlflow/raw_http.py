@@ -7,8 +7,8 @@ the inputs an attacker sends; http.client puts the path on the request line unch
 from __future__ import annotations
 
 import http.client
-import os
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
