@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from experiments.views import compare, experiment, groups, jobs, pages, runs
+from experiments.views import account, compare, experiment, groups, jobs, pages, runs
 
 app_name = "experiments"
 
@@ -26,6 +26,7 @@ workspace_patterns = [
     path(f"{RUN}artifacts/download", runs.run_artifact_download, name="run-artifact-download"),
     path("compare/", compare.compare, name="compare"),
     path("compare/data", compare.compare_data, name="compare-data"),
+    path("log/", account.log_to_workspace, name="log-to-workspace"),
 ]
 
 urlpatterns = [
@@ -46,4 +47,8 @@ urlpatterns = [
     path("manage/jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
     path("manage/jobs/<int:pk>/retry/", jobs.job_retry, name="job-retry"),
     path("manage/audit/", jobs.audit_log, name="audit-log"),
+    path(f"{MANAGE_GROUP}access/", account.group_access, name="group-access"),
+    path(f"{MANAGE_WORKSPACE}access/", account.workspace_access, name="workspace-access"),
+    path("account/api-keys/", account.api_keys, name="api-keys"),
+    path("account/api-keys/<int:pk>/revoke/", account.api_key_revoke_view, name="api-key-revoke"),
 ]

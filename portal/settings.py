@@ -54,10 +54,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+PRODUCTION = env_bool("PORTAL_PRODUCTION", False)
 DEBUG = env_bool("DEBUG", False)
 _DEV_SECRET = "insecure-development-key-set-SECRET_KEY-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY") or _DEV_SECRET
-if SECRET_KEY == _DEV_SECRET and env_bool("PORTAL_PRODUCTION", False):
+if SECRET_KEY == _DEV_SECRET and PRODUCTION:
     raise ImproperlyConfigured("SECRET_KEY must be set when PORTAL_PRODUCTION is on")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -70,6 +71,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "experiments",
 ]
 
@@ -80,6 +83,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a signed-in user; the MLflow API and the portal API authenticate their
+    # own callers (tokens) and are marked login_not_required.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -222,19 +228,47 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "experiments.api.authentication.ApiKeyAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "experiments.api.views.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Experiment portal API",
+    "DESCRIPTION": (
+        "Resource groups, workspaces, deletion jobs, the audit log, and tracking tokens for the "
+        "mlflow client. Authenticate with a personal API key: `Authorization: Bearer <key>`. "
+        "(The MLflow tracking API itself is served under each workspace's tracking URI.)"
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "experiments.choices.JobState",
+        "ContainerStateEnum": "experiments.choices.ContainerState",
+    },
 }
 
-# --- Security (production turns these on through the environment) --------------------------
+# --- Security --------------------------------------------------------------------------------
+# PORTAL_PRODUCTION=true turns on everything `manage.py check --deploy` asks for (HTTPS only,
+# secure cookies, HSTS); each stays adjustable on its own. The embedded default (make run)
+# serves plain HTTP on 127.0.0.1.
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL", False) else None
 )
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 
 LOGGING = {
     "version": 1,
@@ -245,6 +279,10 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "experiments:home"
+LOGOUT_REDIRECT_URL = "login"
 
 # Workspace tracking tokens (what the SDK hands to the mlflow client) live this long.
 TRACKING_TOKEN_LIFETIME_SECONDS = env_int("TRACKING_TOKEN_LIFETIME_SECONDS", 3600)

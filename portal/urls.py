@@ -4,6 +4,7 @@ the admin and the portal's own REST API."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from experiments.mlflow import urls as mlflow_urls
@@ -13,6 +14,8 @@ TRACKING_PREFIX = "mlflow/v1.0/resourceGroups/<str:group>/workspaces/<str:worksp
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal-api/v1/", include("experiments.api.urls", namespace="portal-api")),
     path(TRACKING_PREFIX, views_server.tracking_home, name="tracking-home"),
     path(

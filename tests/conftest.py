@@ -152,6 +152,9 @@ def celery_workers(transactional_db: None) -> Iterator[Callable[..., CeleryWorke
 
 
 @pytest.fixture
-def web_client() -> Client:
-    """Django's test client for the pages and the portal API (`client` is the mlflow one)."""
-    return Client()
+def web_client(db: None) -> Client:
+    """Django's test client for the pages and the portal API (`client` is the mlflow one),
+    signed in as an administrator; access rules have tests of their own."""
+    web = Client()
+    web.force_login(make_user("web-admin", superuser=True))
+    return web

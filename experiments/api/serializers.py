@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from experiments.models import AuditLog, DeletionJob, ResourceGroup, Workspace
+from experiments.models import AuditLog, DeletionJob, Experiment, ResourceGroup, Workspace
 
 
 class ResourceGroupSerializer(serializers.ModelSerializer):
@@ -142,3 +142,18 @@ class AuditLogSerializer(serializers.ModelSerializer):
             "detail",
         ]
         read_only_fields = fields
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    experiment_id = serializers.CharField(source="wire_id", read_only=True)
+
+    class Meta:
+        model = Experiment
+        fields = ["experiment_id", "name", "creation_time", "last_update_time", "last_run_time"]
+        read_only_fields = fields
+
+
+class TrackingTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>`.")
+    expires_at = serializers.DateTimeField()
+    tracking_uri = serializers.CharField()

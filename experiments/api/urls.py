@@ -3,6 +3,10 @@ to MLflow's protocol)."""
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
 from experiments.api import views
@@ -14,4 +18,13 @@ router.register("deletion-jobs", views.DeletionJobViewSet, basename="deletion-jo
 router.register("audit-log", views.AuditLogViewSet, basename="audit-log")
 
 app_name = "portal-api"
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    # The schema is public (it describes the API, not data); the docs page needs a session.
+    path(
+        "schema/",
+        login_not_required(SpectacularAPIView.as_view(permission_classes=[AllowAny])),
+        name="schema",
+    ),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="portal-api:schema"), name="docs"),
+]

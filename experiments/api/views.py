@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,13 +18,24 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from experiments import errors
 from experiments.api import serializers
-from experiments.models import AuditLog, DeletionJob, ResourceGroup, Workspace
+from experiments.choices import LifecycleStage, Role
+from experiments.models import ApiKey, AuditLog, DeletionJob, ResourceGroup, Workspace
+from experiments.selectors.access import (
+    Principal,
+    owned_jobs,
+    readable_workspaces,
+    require_group_role,
+    require_workspace_role,
+    visible_groups,
+)
+from experiments.selectors.experiments import experiments_in
 from experiments.selectors.groups import (
     group_bill,
     groups_with_counts,
     workspaces_bill,
     workspaces_with_counts,
 )
+from experiments.services.access import tracking_token_create
 from experiments.services.audit import Actor
 from experiments.services.deletion import (
     deleted_objects_purge,
@@ -31,9 +44,12 @@ from experiments.services.deletion import (
     workspace_delete,
 )
 from experiments.services.workspaces import resource_group_create, workspace_create
+from experiments.tracking import tracking_uri
 
 STATUS_BY_ERROR = {
     errors.InvalidInput: status.HTTP_400_BAD_REQUEST,
+    errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
+    errors.Unauthenticated: status.HTTP_401_UNAUTHORIZED,
     errors.NotFound: status.HTTP_404_NOT_FOUND,
     errors.AlreadyExists: status.HTTP_409_CONFLICT,
     errors.Conflict: status.HTTP_409_CONFLICT,
@@ -52,6 +68,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+class ScopedViewSet(viewsets.GenericViewSet):
+    """The base of every portal API view: callers authenticate themselves (API keys or the
+    session) instead of being sent to the sign-in page, and every queryset is scoped to what
+    the caller may see (selectors/access.py)."""
+
+    @classmethod
+    def as_view(cls, *args: Any, **kwargs: Any) -> Any:
+        return login_not_required(super().as_view(*args, **kwargs))
+
+
 def _job_response(job: DeletionJob) -> Response:
     return Response(serializers.DeletionJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -60,14 +86,14 @@ class ResourceGroupViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    ScopedViewSet,
 ):
     serializer_class = serializers.ResourceGroupSerializer
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
 
     def get_queryset(self) -> QuerySet[ResourceGroup]:
-        return groups_with_counts()
+        return groups_with_counts().filter(pk__in=visible_groups(self.request.user).values("pk"))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         group = self.get_object()
@@ -76,6 +102,8 @@ class ResourceGroupViewSet(
         return Response(data)
 
     def perform_create(self, serializer: BaseSerializer) -> None:
+        if not self.request.user.is_superuser:
+            raise errors.PermissionDenied("Only administrators create resource groups.")
         group = resource_group_create(
             name=serializer.validated_data["name"],
             description=serializer.validated_data.get("description", ""),
@@ -87,6 +115,7 @@ class ResourceGroupViewSet(
         """Start deleting the group; the body confirms it: {"confirm_name": "<group name>"}."""
         confirm = serializers.ConfirmSerializer(data=request.data)
         confirm.is_valid(raise_exception=True)
+        require_group_role(request.user, self.get_object(), Role.OWNER)
         job = resource_group_delete(
             group_name=name,
             confirm_name=confirm.validated_data["confirm_name"],
@@ -99,13 +128,22 @@ class WorkspaceViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    ScopedViewSet,
 ):
     serializer_class = serializers.WorkspaceSerializer
     lookup_field = "name"
 
+    def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer:
+        serializer = super().get_serializer(*args, **kwargs)
+        if "resource_group" in getattr(serializer, "fields", {}):
+            # Only groups the caller can see may be named (others read as nonexistent).
+            serializer.fields["resource_group"].queryset = visible_groups(self.request.user)
+        return serializer
+
     def get_queryset(self) -> QuerySet[Workspace]:
-        workspaces = workspaces_with_counts()
+        workspaces = workspaces_with_counts().filter(
+            pk__in=readable_workspaces(self.request.user).values("pk")
+        )
         if group := self.request.query_params.get("resource_group"):
             workspaces = workspaces.filter(resource_group__name=group)
         return workspaces
@@ -117,6 +155,9 @@ class WorkspaceViewSet(
         return Response(data)
 
     def perform_create(self, serializer: BaseSerializer) -> None:
+        require_group_role(
+            self.request.user, serializer.validated_data["resource_group"], Role.OWNER
+        )
         workspace = workspace_create(
             resource_group=serializer.validated_data["resource_group"],
             name=serializer.validated_data["name"],
@@ -129,6 +170,7 @@ class WorkspaceViewSet(
         confirm = serializers.ConfirmSerializer(data=request.data)
         confirm.is_valid(raise_exception=True)
         workspace = self.get_object()
+        require_workspace_role(request.user, workspace, Role.OWNER)
         job = workspace_delete(
             group_name=workspace.resource_group.name,
             workspace_name=workspace.name,
@@ -143,6 +185,7 @@ class WorkspaceViewSet(
         options = serializers.PurgeSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         workspace = self.get_object()
+        require_workspace_role(request.user, workspace, Role.OWNER)
         job = deleted_objects_purge(
             group_name=workspace.resource_group.name,
             workspace_name=workspace.name,
@@ -151,10 +194,47 @@ class WorkspaceViewSet(
         )
         return _job_response(job)
 
+    @extend_schema(request=None, responses={201: serializers.TrackingTokenSerializer})
+    @action(detail=True, methods=["post"], url_path="tracking-token")
+    def tracking_token(self, request: Request, name: str) -> Response:
+        """A short-lived token for the mlflow client to reach this workspace (the SDK renews
+        it before it expires); minted from the caller's API key, revoked with it."""
+        workspace = self.get_object()
+        principal = request.auth if isinstance(request.auth, Principal) else None
+        api_key = ApiKey.objects.filter(pk=principal.api_key_id).first() if principal else None
+        token, secret = tracking_token_create(
+            user=request.user, workspace=workspace, api_key=api_key
+        )
+        return Response(
+            {
+                "token": secret,
+                "expires_at": token.expires_at,
+                "tracking_uri": tracking_uri(request.build_absolute_uri("/"), workspace),
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
-class DeletionJobViewSet(viewsets.ReadOnlyModelViewSet):
+    @extend_schema(
+        parameters=[OpenApiParameter("name", str, description="Part of the experiment name.")],
+        responses=serializers.ExperimentSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def experiments(self, request: Request, name: str) -> Response:
+        """The workspace's active experiments, optionally those whose name contains `name`."""
+        workspace = self.get_object()
+        found = experiments_in(workspace=workspace).filter(lifecycle_stage=LifecycleStage.ACTIVE)
+        if text := request.query_params.get("name", "").strip():
+            found = found.filter(name__icontains=text)
+        page = self.paginate_queryset(found.order_by("name"))
+        data = serializers.ExperimentSerializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+
+class DeletionJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = serializers.DeletionJobSerializer
-    queryset = DeletionJob.objects.order_by("-created_at", "-id")
+
+    def get_queryset(self) -> QuerySet[DeletionJob]:
+        return owned_jobs(self.request.user).order_by("-created_at", "-id")
 
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
@@ -162,6 +242,11 @@ class DeletionJobViewSet(viewsets.ReadOnlyModelViewSet):
         return _job_response(deletion_job_retry(job_id=job.pk, actor=Actor.from_request(request)))
 
 
-class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = serializers.AuditLogSerializer
-    queryset = AuditLog.objects.order_by("-at", "-id")
+
+    def get_queryset(self) -> QuerySet[AuditLog]:
+        entries = AuditLog.objects.order_by("-at", "-id")
+        if self.request.user.is_superuser:
+            return entries
+        return entries.filter(job__in=owned_jobs(self.request.user))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -34,16 +35,19 @@ SERVER_INFO = {
 }
 
 
+@login_not_required
 @csrf_exempt
 def server_info(request: HttpRequest, **_: str) -> HttpResponse:
     # Answered without touching the database: clients probe it before anything else.
     return json_response(SERVER_INFO)
 
 
+@login_not_required
 def version(request: HttpRequest, **_: str) -> HttpResponse:
     return HttpResponse(MLFLOW_COMPATIBLE_VERSION, content_type="text/plain")
 
 
+@login_not_required
 @csrf_exempt
 @handle_errors
 def not_found(request: HttpRequest, **_: str) -> HttpResponse:
@@ -52,6 +56,7 @@ def not_found(request: HttpRequest, **_: str) -> HttpResponse:
     )
 
 
+@login_not_required
 def tracking_home(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
     """The page at a tracking URI: turns the run link the client prints into a portal link."""
     return render(
@@ -61,6 +66,7 @@ def tracking_home(request: HttpRequest, group: str, workspace: str) -> HttpRespo
     )
 
 
+@login_not_required
 @csrf_exempt
 @handle_errors
 def workspaces(request: HttpRequest) -> HttpResponse:
@@ -99,6 +105,7 @@ def workspaces(request: HttpRequest) -> HttpResponse:
     return json_response({"workspace": workspace_message(workspace)}, status=201)
 
 
+@login_not_required
 @csrf_exempt
 @handle_errors
 def workspace_detail(request: HttpRequest, name: str) -> HttpResponse:

@@ -26,6 +26,7 @@ from experiments.models import (
     Workspace,
 )
 from experiments.models.experiments import LAST_ACTIVITY
+from experiments.selectors import access
 from experiments.validation import INT64_MAX
 
 SEARCH_MAX_LENGTH = 200
@@ -34,15 +35,14 @@ _RUN_UUID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def visible_groups(user: Any) -> QuerySet[ResourceGroup]:
-    """Resource groups `user` may browse: active ones (groups being deleted are hidden)."""
-    return ResourceGroup.objects.filter(state=ContainerState.ACTIVE)
+    """Resource groups `user` may browse: active ones they hold a role in (groups being
+    deleted are hidden)."""
+    return access.visible_groups(user).filter(state=ContainerState.ACTIVE)
 
 
 def visible_workspaces(user: Any) -> QuerySet[Workspace]:
-    """Workspaces `user` may browse: the scoping root of every page."""
-    return Workspace.objects.filter(
-        state=ContainerState.ACTIVE, resource_group__in=visible_groups(user)
-    ).select_related("resource_group")
+    """Workspaces `user` may browse: the scoping root of every page (see selectors.access)."""
+    return access.readable_workspaces(user)
 
 
 def group_get(*, user: Any, name: str) -> ResourceGroup:

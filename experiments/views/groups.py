@@ -5,17 +5,28 @@ They live under /manage/ so that access control can guard them in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from experiments.choices import DeletionKind, JobState
+from experiments.choices import DeletionKind, JobState, Role
 from experiments.clock import now_ms
-from experiments.errors import NotFound, PortalError
+from experiments.errors import NotFound, PermissionDenied, PortalError
 from experiments.forms import ConfirmDeletionForm, PurgeForm, ResourceGroupForm, WorkspaceForm
-from experiments.models import DeletionJob
+from experiments.models import DeletionJob, ResourceGroup, Workspace
+from experiments.selectors.access import (
+    group_role,
+    readable_workspaces,
+    require_group_role,
+    require_workspace_role,
+    visible_groups,
+)
 from experiments.selectors.groups import (
     group_bill,
     group_get,
@@ -61,9 +72,44 @@ def _not_found(request: HttpRequest, error: NotFound) -> HttpResponse:
     )
 
 
+def managed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Refusals of the access checks as pages: unknown or invisible (404), not allowed (403)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as error:
+            return _not_found(request, error)
+        except PermissionDenied as error:
+            return render(
+                request,
+                "experiments/manage/not_found.html",
+                {"message": error.message, "title": "Not allowed"},
+                status=403,
+            )
+
+    return wrapper
+
+
+def _group(request: HttpRequest, name: str, needed: Role) -> ResourceGroup:
+    group = group_get(name=name)
+    require_group_role(request.user, group, needed)
+    return group
+
+
+def _workspace(request: HttpRequest, group: str, name: str, needed: Role) -> Workspace:
+    workspace = workspace_get(group_name=group, name=name)
+    require_workspace_role(request.user, workspace, needed)
+    return workspace
+
+
 @require_http_methods(["GET", "POST"])
+@managed
 def group_list(request: HttpRequest) -> HttpResponse:
     form = ResourceGroupForm(request.POST or None)
+    if request.method == "POST" and not request.user.is_superuser:
+        raise PermissionDenied("Only administrators create resource groups.")
     if request.method == "POST" and form.is_valid():
         try:
             group = resource_group_create(
@@ -74,7 +120,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Resource group '{group.name}' created.")
             return redirect("experiments:manage-group", group=group.name)
-    groups = groups_with_counts()
+    groups = groups_with_counts().filter(pk__in=visible_groups(request.user).values("pk"))
     jobs = {
         job.target_id: job
         for job in DeletionJob.objects.filter(
@@ -82,16 +128,23 @@ def group_list(request: HttpRequest) -> HttpResponse:
         )
     }
     rows = [(group, jobs.get(group.pk)) for group in groups]
-    return render(request, "experiments/manage/group_list.html", {"rows": rows, "form": form})
+    return render(
+        request,
+        "experiments/manage/group_list.html",
+        {"rows": rows, "form": form if request.user.is_superuser else None},
+    )
 
 
 @require_http_methods(["GET", "POST"])
+@managed
 def group_detail(request: HttpRequest, group: str) -> HttpResponse:
-    try:
-        resource_group = group_get(name=group)
-    except NotFound as error:
-        return _not_found(request, error)
+    resource_group = group_get(name=group)
+    if not visible_groups(request.user).filter(pk=resource_group.pk).exists():
+        raise NotFound(f"Resource group '{group}' does not exist.")
+    owner = group_role(request.user, resource_group) == Role.OWNER
     form = WorkspaceForm(request.POST or None)
+    if request.method == "POST":
+        require_group_role(request.user, resource_group, Role.OWNER)
     if request.method == "POST" and form.is_valid():
         try:
             workspace = workspace_create(
@@ -111,21 +164,25 @@ def group_detail(request: HttpRequest, group: str) -> HttpResponse:
         "experiments/manage/group_detail.html",
         {
             "group": resource_group,
-            "workspaces": workspaces_with_counts().filter(resource_group=resource_group),
+            "workspaces": workspaces_with_counts().filter(
+                resource_group=resource_group,
+                pk__in=readable_workspaces(request.user).values("pk")
+                if not owner
+                else Workspace.objects.filter(resource_group=resource_group).values("pk"),
+            ),
             "contents": group_bill(group=resource_group),
             "job": _unfinished_job(DeletionKind.RESOURCE_GROUP, resource_group.pk),
-            "form": form,
+            "form": form if owner else None,
+            "owner": owner,
         },
     )
 
 
 @require_http_methods(["GET", "POST"])
+@managed
 def group_delete(request: HttpRequest, group: str) -> HttpResponse:
     """The confirmation page: what would go (a dry run), and the group's name to type."""
-    try:
-        resource_group = group_get(name=group)
-    except NotFound as error:
-        return _not_found(request, error)
+    resource_group = _group(request, group, Role.OWNER)
     if job := _unfinished_job(DeletionKind.RESOURCE_GROUP, resource_group.pk):
         return redirect("experiments:job-detail", pk=job.pk)
     form = ConfirmDeletionForm(request.POST or None)
@@ -153,11 +210,10 @@ def group_delete(request: HttpRequest, group: str) -> HttpResponse:
     )
 
 
+@managed
 def workspace_detail(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
-    try:
-        found = workspace_get(group_name=group, name=workspace)
-    except NotFound as error:
-        return _not_found(request, error)
+    found = workspace_get(group_name=group, name=workspace)
+    role = require_workspace_role(request.user, found, Role.READER)
     return render(
         request,
         "experiments/manage/workspace_detail.html",
@@ -169,16 +225,15 @@ def workspace_detail(request: HttpRequest, group: str, workspace: str) -> HttpRe
             or _unfinished_job(DeletionKind.RESOURCE_GROUP, found.resource_group_id),
             "purge_job": _unfinished_job(DeletionKind.PURGE, found.pk),
             "tracking_uri": tracking_uri(request.build_absolute_uri("/"), found),
+            "owner": role == Role.OWNER,
         },
     )
 
 
 @require_http_methods(["GET", "POST"])
+@managed
 def workspace_delete_page(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
-    try:
-        found = workspace_get(group_name=group, name=workspace)
-    except NotFound as error:
-        return _not_found(request, error)
+    found = _workspace(request, group, workspace, Role.OWNER)
     if job := _unfinished_job(DeletionKind.WORKSPACE, found.pk):
         return redirect("experiments:job-detail", pk=job.pk)
     form = ConfirmDeletionForm(request.POST or None)
@@ -208,12 +263,10 @@ def workspace_delete_page(request: HttpRequest, group: str, workspace: str) -> H
 
 
 @require_http_methods(["GET", "POST"])
+@managed
 def workspace_purge(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
     """Permanently remove what is in MLflow's deleted stage (what `mlflow gc` does)."""
-    try:
-        found = workspace_get(group_name=group, name=workspace)
-    except NotFound as error:
-        return _not_found(request, error)
+    found = _workspace(request, group, workspace, Role.OWNER)
     if job := _unfinished_job(DeletionKind.PURGE, found.pk):
         return redirect("experiments:job-detail", pk=job.pk)
     form = PurgeForm(request.POST or request.GET or None)

@@ -10,20 +10,21 @@ from django.views.decorators.http import require_POST
 
 from experiments.api.serializers import DeletionJobSerializer
 from experiments.errors import PortalError
-from experiments.models import AuditLog, DeletionJob
+from experiments.models import AuditLog
+from experiments.selectors.access import owned_jobs
 from experiments.services.audit import Actor
 from experiments.services.deletion import deletion_job_retry
 
 
 def job_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(DeletionJob.objects.order_by("-created_at", "-id"), 50).get_page(
+    page = Paginator(owned_jobs(request.user).order_by("-created_at", "-id"), 50).get_page(
         request.GET.get("page")
     )
     return render(request, "experiments/manage/job_list.html", {"page": page})
 
 
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(DeletionJob, pk=pk)
+    job = get_object_or_404(owned_jobs(request.user), pk=pk)
     return render(
         request,
         "experiments/manage/job_detail.html",
@@ -37,7 +38,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(DeletionJob, pk=pk)
+    job = get_object_or_404(owned_jobs(request.user), pk=pk)
     try:
         job = deletion_job_retry(job_id=job.pk, actor=Actor.from_request(request))
     except PortalError as error:
@@ -55,7 +56,8 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def audit_log(request: HttpRequest) -> HttpResponse:
-    page = Paginator(AuditLog.objects.select_related("job").order_by("-at", "-id"), 100).get_page(
-        request.GET.get("page")
-    )
+    entries = AuditLog.objects.select_related("job").order_by("-at", "-id")
+    if not request.user.is_superuser:
+        entries = entries.filter(job__in=owned_jobs(request.user))
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "experiments/manage/audit_log.html", {"page": page})

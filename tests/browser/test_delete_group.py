@@ -10,6 +10,7 @@ import pytest
 from django.db import connections
 
 from experiments.models import DeletionJob, ResourceGroup
+from tests.browser.session import sign_in_browser
 from tests.factories import make_group, make_rich_run, make_workspace, seed_runs
 from tests.snapshots import ids_of, leftovers
 from tests.workers import CeleryWorker
@@ -56,7 +57,8 @@ def test_admin_deletes_a_group_by_typing_its_name(
     ids = ids_of([workspace.pk])
     celery_workers(DELETION_PAUSE_SECONDS="0.02")
 
-    # The admin opens the group and follows the delete link.
+    # The admin signs in, opens the group and follows the delete link.
+    sign_in_browser(page, live_server.url)  # type: ignore[attr-defined]
     page.goto(f"{live_server.url}/manage/groups/lab-2019/")  # type: ignore[attr-defined]
     page.get_by_role("link", name="Delete resource group…").click()
     expect(page.locator('[data-count="runs"]')).to_have_text("201")

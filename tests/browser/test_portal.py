@@ -15,10 +15,12 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from django.contrib.auth.models import User
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from experiments.models import Workspace
+from tests.browser.session import sign_in_browser
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("PORTAL_SCREENSHOTS", "")
@@ -102,6 +104,7 @@ def test_find_open_pick_compare_and_preview(
     tracking: str,
     client: MlflowClient,
     workspace: Workspace,
+    owner: User,
     page: object,
     console_errors: list[str],
     tmp_path: Path,
@@ -111,6 +114,8 @@ def test_find_open_pick_compare_and_preview(
     expect.set_options(timeout=15_000)
     ids = seed(client, tmp_path)
     base = live_server.url
+    # The person who logged the runs (Owner of the workspace) signs in.
+    sign_in_browser(page, base, owner)
 
     # Find the experiment by part of its name, from the home page, while typing.
     page.goto(f"{base}/")
