@@ -69,7 +69,10 @@ class CeleryWorker:
 
     def __init__(self, **environment: str) -> None:
         self.environment = environment
-        self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        self.id = f"test-{uuid.uuid4().hex[:8]}"
+        self.name = f"{self.id}@%h"
+        # The default queue, and one of its own (for messages meant for this worker only).
+        self.queue = self.id
         self.log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -78,7 +81,7 @@ class CeleryWorker:
             self.process = subprocess.Popen(
                 [
                     sys.executable, "-m", "celery", "-A", "portal", "worker",
-                    "--pool=solo", "--loglevel=INFO", "-n", self.name,
+                    "--pool=solo", "--loglevel=INFO", "-n", self.name, "-Q", f"celery,{self.queue}",
                     "--without-gossip", "--without-mingle", "--without-heartbeat",
                 ],
                 cwd=BASE_DIR,

@@ -8,11 +8,10 @@ are folded into the metric rollups (min/max summaries per bucket of steps that c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from experiments.models import LatestMetric, Metric, MetricRollup
 from experiments.models.runs import ROLLUP_LEVELS
@@ -59,6 +58,15 @@ _PG_INSERT_HISTORY = (
     "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
     "%s::boolean[]) ON CONFLICT DO NOTHING RETURNING key, timestamp, step, value, is_nan"
 )
+# The common case, a batch of new points: a plain insert, which costs a fifth less than
+# ON CONFLICT and returns nothing. Under a savepoint (one round trip with it), so that a batch
+# holding points already stored (a replay) can fall back to _PG_INSERT_HISTORY.
+_PG_INSERT_NEW = (
+    "SAVEPOINT metrics_insert; "
+    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
+    "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
+    "%s::boolean[]); RELEASE SAVEPOINT metrics_insert"
+)
 _PG_UPSERT_LATEST = (
     f"INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) "
     "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
@@ -74,18 +82,18 @@ _SQLITE_UPSERT_LATEST = (
 )
 
 
-def _float_literal(value: float) -> str:
-    if value == math.inf:
-        return "Infinity"
-    if value == -math.inf:
-        return "-Infinity"
-    return repr(value)
+def _keys_literal(keys: Sequence[str]) -> str:
+    """An array literal of text. Keys pass validate_key (no quote or backslash), checked
+    again here once per distinct key because a broken literal would be a broken query."""
+    if any('"' in key or "\\" in key for key in set(keys)):
+        keys = [key.replace("\\", "\\\\").replace('"', '\\"') for key in keys]
+    return '{"' + '","'.join(keys) + '"}'
 
 
-def _text_literal(value: str) -> str:
-    if '"' in value or "\\" in value:
-        value = value.replace("\\", "\\\\").replace('"', '\\"')
-    return value
+def _numbers_literal(numbers: Iterable[float]) -> str:
+    # repr() writes infinities as inf and -inf, which PostgreSQL reads; NaN is never sent
+    # (it is stored as 0 with is_nan set).
+    return "{" + ",".join(map(repr, numbers)) + "}"
 
 
 def _columns(run_pk: int, rows: Sequence[MetricRow]) -> list[object]:
@@ -97,10 +105,10 @@ def _columns(run_pk: int, rows: Sequence[MetricRow]) -> list[object]:
     keys, timestamps, steps, values, nans = zip(*rows, strict=True)
     return [
         run_pk,
-        '{"' + '","'.join(map(_text_literal, keys)) + '"}',
-        "{" + ",".join(map(str, timestamps)) + "}",
-        "{" + ",".join(map(str, steps)) + "}",
-        "{" + ",".join(map(_float_literal, values)) + "}",
+        _keys_literal(keys),
+        _numbers_literal(timestamps),
+        _numbers_literal(steps),
+        _numbers_literal(values),
         "{" + ",".join("t" if nan else "f" for nan in nans) + "}",
     ]
 
@@ -112,9 +120,15 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow]) -> None:
     latest = latest_per_key(rows)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_PG_INSERT_HISTORY, _columns(run_pk, rows))
-            inserted = [MetricRow(*row) for row in cursor.fetchall()]
-            cursor.execute(_PG_UPSERT_LATEST, _columns(run_pk, latest))
+            columns = _columns(run_pk, rows)
+            try:
+                cursor.execute(_PG_INSERT_NEW, columns)
+                inserted: Sequence[MetricRow] = rows
+            except IntegrityError:
+                cursor.execute("ROLLBACK TO SAVEPOINT metrics_insert")
+                cursor.execute(_PG_INSERT_HISTORY, columns)
+                inserted = [MetricRow(*row) for row in cursor.fetchall()]
+            latest_sql, latest_params = _PG_UPSERT_LATEST, _columns(run_pk, latest)
         else:
             inserted = []
             for row in rows:
@@ -124,7 +138,13 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow]) -> None:
                 if cursor.rowcount == 1:
                     inserted.append(row)
             cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest])
-        rollups_upsert(cursor, run_pk=run_pk, rollups=rollups_of(inserted))
+            latest_sql, latest_params = "", []
+        rollups_upsert(
+            cursor,
+            run_pk=run_pk,
+            rollups=rollups_of(inserted),
+            before=(latest_sql, latest_params),
+        )
 
 
 class Rollup(NamedTuple):
@@ -177,14 +197,6 @@ def rollup_merge(a: Rollup, b: Rollup) -> Rollup:
     )
 
 
-def _value(row: MetricRow) -> float:
-    return row.value
-
-
-def _position(row: MetricRow) -> tuple[int, int]:
-    return (row.step, row.timestamp)
-
-
 # A level is summarised for a key only where its buckets hold about this many points or more.
 DENSE_ENOUGH = 4
 
@@ -206,17 +218,30 @@ def _finest_useful_level(points: list[MetricRow]) -> int:
 
 
 def _summary(points: list[MetricRow]) -> Rollup:
-    # min()/max() return the first of equal candidates: the same tie rule as rollup_merge.
-    low = min(points, key=_value)
-    high = max(points, key=_value)
-    first = min(points, key=_position)
-    last = max(points, key=_position)
+    """The summary of a bucket's points, in one pass. Ties keep the earlier point, as
+    rollup_merge does (min() and max() would too)."""
+    first = last = low = high = points[0]
+    timestamp_lo = timestamp_hi = first.timestamp
+    for point in points[1:]:
+        value, step, timestamp = point.value, point.step, point.timestamp
+        if value < low.value:
+            low = point
+        if value > high.value:
+            high = point
+        if (step, timestamp) < (first.step, first.timestamp):
+            first = point
+        if (step, timestamp) > (last.step, last.timestamp):
+            last = point
+        if timestamp < timestamp_lo:
+            timestamp_lo = timestamp
+        elif timestamp > timestamp_hi:
+            timestamp_hi = timestamp
     return Rollup(
         len(points),
         first.step,
         last.step,
-        min(p.timestamp for p in points),
-        max(p.timestamp for p in points),
+        timestamp_lo,
+        timestamp_hi,
         low.value,
         low.step,
         low.timestamp,
@@ -315,19 +340,27 @@ _SQLITE_UPSERT_ROLLUPS = (
 
 
 def rollups_upsert(
-    cursor: Any, *, run_pk: int, rollups: dict[tuple[str, int, int], Rollup]
+    cursor: Any,
+    *,
+    run_pk: int,
+    rollups: dict[tuple[str, int, int], Rollup],
+    before: tuple[str, list[object]] = ("", []),
 ) -> None:
-    """Fold summaries of newly stored points into the run's rollups (one statement)."""
-    if not rollups:
-        return
+    """Fold summaries of newly stored points into the run's rollups (one statement).
+
+    `before`: a statement to send in the same round trip on PostgreSQL (the latest values).
+    """
+    sql, params = before
     # Sorted by primary key: concurrent writers to one run lock rows in the same order.
     rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
     if connection.vendor == "postgresql":
-        columns = list(zip(*rows, strict=True))
-        literals = ['{"' + '","'.join(map(_text_literal, columns[0])) + '"}']
-        for kind, column in zip(_PG_ROLLUP_TYPES[1:], columns[1:], strict=True):
-            render = _float_literal if kind == "float8" else str
-            literals.append("{" + ",".join(map(render, column)) + "}")
-        cursor.execute(_PG_UPSERT_ROLLUPS, [run_pk, *literals])
-    else:
+        if rows:
+            columns = list(zip(*rows, strict=True))
+            literals = [_keys_literal(columns[0])]
+            literals += [_numbers_literal(column) for column in columns[1:]]
+            sql = f"{sql}; {_PG_UPSERT_ROLLUPS}" if sql else _PG_UPSERT_ROLLUPS
+            params = [*params, run_pk, *literals]
+        if sql:
+            cursor.execute(sql, params)
+    elif rows:
         cursor.executemany(_SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in rows])
