@@ -87,14 +87,16 @@ def _reset_mlflow_client() -> None:
     mlflow.set_workspace(None)
 
 
-def _sign_in_raw_requests(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Raw `requests` calls in a test sign in as the tracking client does.
+def _sign_in(monkeypatch: pytest.MonkeyPatch, key: str) -> str:
+    """MLFLOW_TRACKING_TOKEN is `key`, and HTTP calls in the test carry it.
 
-    Tests send malformed bodies and odd paths with `requests` next to the real client; they
-    carry MLFLOW_TRACKING_TOKEN like the client unless they set Authorization themselves.
+    Tests send malformed bodies and odd paths with `requests` (and tests/mlflow/raw_http.py)
+    next to the real client; they sign in like the client unless they set Authorization
+    themselves.
     """
     import requests
 
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", key)
     original = requests.Session.request
 
     def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
@@ -105,18 +107,27 @@ def _sign_in_raw_requests(monkeypatch: pytest.MonkeyPatch) -> None:
         return original(self, method, url, headers=headers, **kwargs)
 
     monkeypatch.setattr(requests.Session, "request", request)
+    return key
 
 
 @pytest.fixture
-def tracking(
-    live_server: Any, workspace: Workspace, api_key: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+def signed_in(api_key: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's HTTP calls and mlflow client act as `owner` (returns the API key)."""
+    return _sign_in(monkeypatch, api_key)
+
+
+@pytest.fixture
+def admin_signed_in(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's HTTP calls and mlflow client act as a superuser (returns the API key)."""
+    return _sign_in(monkeypatch, make_api_key(make_user("admin", superuser=True)))
+
+
+@pytest.fixture
+def tracking(live_server: Any, workspace: Workspace, signed_in: str) -> Iterator[str]:
     """The real mlflow client pointed at `workspace` on a live server, signed in as `owner`
     through MLFLOW_TRACKING_TOKEN; yields the tracking URI."""
     import mlflow
 
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", api_key)
-    _sign_in_raw_requests(monkeypatch)
     uri = tracking_uri(live_server.url, workspace)
     # Set the URI first: without one the client would create ./mlflow.db while resetting.
     mlflow.set_tracking_uri(uri)

@@ -128,7 +128,9 @@ def test_portal_api(world: World, persona: str, live_server: Any) -> None:
 
 def test_portal_api_needs_credentials(world: World, live_server: Any) -> None:
     base = f"{live_server.url}/portal-api/v1"
-    assert requests.get(f"{base}/workspaces/", timeout=30).status_code in (401, 403)
+    anonymous = requests.get(f"{base}/workspaces/", timeout=30)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
     bad = requests.get(
         f"{base}/workspaces/", headers={"Authorization": "Bearer pak_nope"}, timeout=30
     )

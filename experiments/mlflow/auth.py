@@ -48,17 +48,19 @@ def authenticate_request(request: HttpRequest) -> Principal:
     return principal
 
 
-def authorize(principal: Principal, workspace: Workspace | None, needed: Role, label: str) -> Role:
+def authorize(
+    principal: Principal, workspace: Workspace | None, needed: Role, label: str, *, hint: str = ""
+) -> Role:
     """The caller's role in the workspace, if it allows `needed`.
 
     `label` names the workspace as the caller addressed it; a workspace that does not exist and
-    one the caller may not see get the same answer.
+    one the caller may not see get the same answer (with `hint` on what to do).
     """
     role = None
     if workspace is not None and principal.workspace_id in (None, workspace.pk):
         role = role_on_workspace(principal.user, workspace)
     if role is None:
-        raise NotFound(f"Workspace '{label}' does not exist.")
+        raise NotFound(f"Workspace '{label}' does not exist.{hint}")
     if not role.allows(needed):
         raise PermissionDenied(
             f"Your role in workspace '{label}' is {role.label}; this needs {needed.label}."

@@ -65,6 +65,13 @@ def resolve_workspace(
     return workspaces.filter(name=name).first(), name
 
 
+# At the site root a request names its workspace with MLflow's header, or means `default`.
+_ROOT_HINT = (
+    " Use a workspace tracking URI (see `manage.py mlflow_env`) or name a workspace you have "
+    "a role in with MLFLOW_WORKSPACE."
+)
+
+
 def _require_writable(workspace: Workspace) -> None:
     # Free (the workspace is loaded already); workspace_hold_for_write closes the race.
     if not workspace.is_writable or workspace.resource_group.state != ContainerState.ACTIVE:
@@ -132,7 +139,8 @@ def endpoint(*methods: str, write: bool = False, atomic: bool = True) -> Callabl
             principal = authenticate_request(request)
             resolved, label = resolve_workspace(request, group, workspace)
             writing = write and request.method != "GET"
-            authorize(principal, resolved, Role.CONTRIBUTOR if writing else Role.READER, label)
+            needed = Role.CONTRIBUTOR if writing else Role.READER
+            authorize(principal, resolved, needed, label, hint=_ROOT_HINT if group is None else "")
             assert resolved is not None  # authorize refuses a missing workspace
             request.principal = principal  # type: ignore[attr-defined]
             if writing:

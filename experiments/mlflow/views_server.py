@@ -89,14 +89,16 @@ def workspaces(request: HttpRequest) -> HttpResponse:
             "This server stores artifacts itself; 'default_artifact_root' cannot be set."
         )
     group = ResourceGroup.objects.filter(name=NATIVE_WORKSPACES_GROUP).first()
+    may_create = principal.user.is_superuser or (
+        group is not None and group_role(principal.user, group) == Role.OWNER
+    )
+    if principal.workspace_id is not None or not may_create:
+        raise PermissionDenied(
+            "Creating workspaces needs the Owner role on resource group "
+            f"'{NATIVE_WORKSPACES_GROUP}'."
+        )
     if group is None:
         group = resource_group_create(name=NATIVE_WORKSPACES_GROUP)
-    if principal.workspace_id is not None or not (
-        principal.user.is_superuser or group_role(principal.user, group) == Role.OWNER
-    ):
-        raise PermissionDenied(
-            f"Creating workspaces needs the Owner role on resource group '{group.name}'."
-        )
     with transaction.atomic():
         workspace = workspace_create(
             resource_group=group, name=name, description=fields.string("description")

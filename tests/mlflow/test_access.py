@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from experiments.choices import Role
-from experiments.models import ApiKey, TrackingToken, Workspace
+from experiments.models import ApiKey, ResourceGroup, TrackingToken, Workspace
 from experiments.services.access import api_key_create, api_key_revoke, tracking_token_create
 from experiments.tracking import tracking_uri
 from tests.factories import (
@@ -253,6 +253,7 @@ def test_native_workspace_api_follows_roles(
     with pytest.raises(MlflowException) as raised:
         client.create_workspace("made-by-owner")
     assert raised.value.error_code == "PERMISSION_DENIED"
+    assert not ResourceGroup.objects.filter(name="default").exists()  # refused, nothing made
     admin = make_user("root-admin", superuser=True)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", make_api_key(admin))
     created = MlflowClient(live_server.url).create_workspace("made-by-admin")

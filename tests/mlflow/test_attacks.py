@@ -88,7 +88,11 @@ def _store(prefix: str, relative: str, content: bytes) -> None:
 
 @pytest.fixture
 def sandbox(
-    live_server: LiveServer, workspace: Workspace, settings: Settings, tmp_path: Path
+    live_server: LiveServer,
+    workspace: Workspace,
+    signed_in: str,
+    settings: Settings,
+    tmp_path: Path,
 ) -> Sandbox:
     root = tmp_path / "artifacts"
     root.mkdir()
@@ -474,8 +478,7 @@ def test_experiment_with_an_artifact_location_is_refused(tracking: str) -> None:
 
 
 def test_workspace_with_a_default_artifact_root_is_refused(
-    live_server: LiveServer,
-    transactional_db: None,
+    live_server: LiveServer, admin_signed_in: str
 ) -> None:
     client = mlflow.MlflowClient(live_server.url)
     with pytest.raises(MlflowException) as caught:

@@ -677,7 +677,7 @@ BAD_WORKSPACE_NAMES = {
 
 
 def test_native_workspace_api_applies_mlflows_name_rules(
-    live_server: LiveServer, transactional_db: None, subtests: pytest.Subtests
+    live_server: LiveServer, admin_signed_in: str, subtests: pytest.Subtests
 ) -> None:
     url = f"{live_server.url}{WORKSPACES}"
     for name_kind, name in BAD_WORKSPACE_NAMES.items():

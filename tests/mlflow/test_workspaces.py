@@ -11,20 +11,24 @@ import mlflow
 import pytest
 import requests
 from django.apps import apps as django_apps
+from django.contrib.auth.models import User
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from experiments.choices import Role
 from experiments.models import Experiment, Workspace
 from experiments.tracking import tracking_uri
-from tests.factories import make_workspace
+from tests.factories import grant, make_workspace
 
 ARTIFACTS = "api/2.0/mlflow-artifacts/artifacts"
 
 
 @pytest.fixture
-def other(live_server, workspace: Workspace) -> str:  # noqa: ANN001
-    """The tracking URI of a second workspace, next to `workspace`."""
-    return tracking_uri(live_server.url, make_workspace())
+def other(live_server, workspace: Workspace, owner: User) -> str:  # noqa: ANN001
+    """The tracking URI of a second workspace, next to `workspace` (`owner` owns both)."""
+    second = make_workspace()
+    grant(owner, Role.OWNER, workspace=second)
+    return tracking_uri(live_server.url, second)
 
 
 @pytest.fixture
@@ -174,12 +178,13 @@ def test_header_selects_the_workspace(
     assert clash.json()["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
-def test_root_without_workspace_uses_the_default_workspace(root: str) -> None:
+def test_root_without_workspace_uses_the_default_workspace(root: str, owner: User) -> None:
     # given: the `default` workspace as migration 0002 creates it. The database of
     # transactional tests is emptied between tests, so the migration's data step runs again.
     migration = importlib.import_module("experiments.migrations.0002_default_workspace")
     migration.create_default_workspace(django_apps, None)
     default = Workspace.objects.select_related("resource_group").get(name="default")
+    grant(owner, Role.CONTRIBUTOR, workspace=default)
     # when
     root_client = MlflowClient(root)
     experiment_id = root_client.create_experiment("at-the-root")
@@ -201,7 +206,7 @@ def test_root_without_default_workspace_says_what_to_do(root: str) -> None:
     assert "MLFLOW_WORKSPACE" in raised.value.message
 
 
-def test_workspace_api_of_the_client(root: str) -> None:
+def test_workspace_api_of_the_client(root: str, admin_signed_in: str) -> None:
     # when
     created = mlflow.create_workspace("native-ws", description="made by the client")
     # then

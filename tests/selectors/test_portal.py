@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User
 
 from experiments.choices import ContainerState
 from experiments.errors import InvalidInput
@@ -13,7 +13,8 @@ from experiments.services.experiments import experiment_delete
 from tests.factories import make_experiment, make_group, make_run, make_workspace
 
 pytestmark = pytest.mark.django_db
-USER = AnonymousUser()
+# Sees every workspace (what members see is tests/test_access_matrix.py's subject).
+USER = User(username="admin", is_superuser=True)
 
 
 def names(query: str, **kwargs: object) -> list[str]:

@@ -6,10 +6,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from experiments.choices import ContainerState, DeletionKind, JobState
+from experiments.choices import ContainerState, DeletionKind, JobState, Role
 from experiments.models import DeletionJob, ResourceGroup, Workspace
 from experiments.services.runs import run_delete
-from tests.factories import make_group, make_rich_run, make_workspace, seed_runs
+from tests.factories import grant, make_group, make_rich_run, make_workspace, seed_runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,7 +79,7 @@ def test_confirmation_page_shows_the_bill_and_needs_the_exact_name(web_client: C
     assert right.status_code == 302
     assert right["Location"] == reverse("experiments:job-detail", args=[job.pk])
     assert job.kind == DeletionKind.RESOURCE_GROUP
-    assert job.requested_by == "anonymous"
+    assert job.requested_by == "web-admin"
     assert ResourceGroup.objects.get(name="confirm-me").state == ContainerState.DELETING
     # It has left the browsing pages; the management pages still show it, with its job.
     assert "confirm-me" not in web_client.get(reverse("experiments:home")).content.decode()
@@ -91,7 +91,9 @@ def test_confirmation_page_shows_the_bill_and_needs_the_exact_name(web_client: C
 def test_signed_in_user_is_the_one_recorded(web_client: Client, django_user_model: type) -> None:
     user = django_user_model.objects.create_user("alice", password="secret-password-1")
     web_client.force_login(user)
-    make_workspace("alice-ws", make_group("alice-group"))
+    group = make_group("alice-group")
+    grant(user, Role.OWNER, group=group)
+    make_workspace("alice-ws", group)
     web_client.post(
         reverse("experiments:group-delete", args=["alice-group"]), {"confirm_name": "alice-group"}
     )
