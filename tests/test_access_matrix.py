@@ -81,6 +81,20 @@ def test_pages_need_a_signed_in_user(world: World) -> None:
         assert response["Location"].startswith("/accounts/login/")
 
 
+def test_forms_need_the_csrf_token(world: World) -> None:
+    web = Client(enforce_csrf_checks=True)
+    web.force_login(world.users["owner"])
+    url = "/manage/groups/team/workspaces/vision/delete/"
+    forged = web.post(url, {"confirm_name": "vision"})
+    assert forged.status_code == 403
+    assert not DeletionJob.objects.exists()
+    # The form the page serves carries the token, and goes through.
+    token = web.get(url).context["csrf_token"]
+    sent = web.post(url, {"confirm_name": "vision", "csrfmiddlewaretoken": str(token)})
+    assert sent.status_code == 302
+    assert DeletionJob.objects.count() == 1
+
+
 def test_lists_show_only_what_a_persona_may_see(world: World) -> None:
     home = _web(world.users["member"]).get("/").content.decode()
     assert "team" in home

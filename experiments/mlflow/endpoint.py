@@ -134,9 +134,9 @@ def endpoint(*methods: str, write: bool = False, atomic: bool = True) -> Callabl
                     f"use {', '.join(sorted(allowed))}.",
                     status=405,
                 )
+            principal = authenticate_request(request)
             # Names from the URL and the workspace header reach database lookups.
             require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])
-            principal = authenticate_request(request)
             resolved, label = resolve_workspace(request, group, workspace)
             writing = write and request.method != "GET"
             needed = Role.CONTRIBUTOR if writing else Role.READER

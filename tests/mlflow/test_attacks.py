@@ -27,11 +27,20 @@ from mlflow.exceptions import MlflowException
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
-from experiments.models import Experiment, Workspace
+from experiments.choices import Role
+from experiments.models import Experiment, ResourceGroup, Workspace
+from experiments.services.access import tracking_token_create
 from experiments.services.artifacts import ArtifactLocation, artifact_write
 from experiments.services.logged_models import logged_model_create
 from experiments.tracking import tracking_uri
-from tests.factories import make_experiment, make_run, make_workspace
+from tests.factories import (
+    grant,
+    make_api_key,
+    make_experiment,
+    make_run,
+    make_user,
+    make_workspace,
+)
 from tests.mlflow.raw_http import RawResponse, assert_client_error, assert_mlflow_error, send
 
 API = "/api/2.0/mlflow"
@@ -60,17 +69,30 @@ class Sandbox:
     other_run_dir: Path
     swapped_run_path: str
 
-    def address(self, addressing: str) -> tuple[str, dict[str, str]]:
+    def address(self, addressing: str, workspace: Workspace) -> tuple[str, dict[str, str]]:
         """The artifact proxy's URL path and the headers that name the workspace."""
         if addressing == "tracking-uri":
-            return urlsplit(tracking_uri(self.base_url, self.workspace)).path + ARTIFACTS, {}
-        return ARTIFACTS, {"X-MLFLOW-WORKSPACE": self.workspace.name}
+            return urlsplit(tracking_uri(self.base_url, workspace)).path + ARTIFACTS, {}
+        return ARTIFACTS, {"X-MLFLOW-WORKSPACE": workspace.name}
 
     def request(
-        self, addressing: str, method: str, raw_path: str, *, body: bytes = b"attacker bytes"
+        self,
+        addressing: str,
+        method: str,
+        raw_path: str,
+        *,
+        body: bytes = b"attacker bytes",
+        workspace: Workspace | None = None,
+        credentials: dict[str, str] | None = None,
     ) -> RawResponse:
-        """`method` on the artifact proxy; LIST is the listing endpoint with `?path=`."""
-        url, headers = self.address(addressing)
+        """`method` on the artifact proxy; LIST is the listing endpoint with `?path=`.
+
+        `workspace` addresses another workspace than the sandbox's; `credentials` replace the
+        owner's (an empty dict: none at all).
+        """
+        url, headers = self.address(addressing, workspace or self.workspace)
+        if credentials is not None:
+            headers = {**headers, "Authorization": "", **credentials}
         if method == "LIST":
             return send(self.base_url, "GET", f"{url}?path={raw_path}", headers=headers)
         return send(
@@ -244,6 +266,54 @@ def test_writes_to_attack_paths_are_refused(sandbox: Sandbox, subtests: pytest.S
                     assert_refused(sandbox, response, before)
 
 
+def test_callers_without_rights_learn_nothing(sandbox: Sandbox, subtests: pytest.Subtests) -> None:
+    """Attack paths from callers without credentials, with bad ones, from an outsider and with
+    a tracking token of another workspace: 401 for the first two; for the others 404 (or 400
+    for a path no workspace could hold), and the very answer a workspace that does not exist
+    gets (outsiders cannot tell that the sandbox's workspace is there)."""
+    stranger = make_user()
+    own = make_workspace()
+    grant(stranger, Role.OWNER, workspace=own)
+    _token, foreign_token = tracking_token_create(user=stranger, workspace=own)
+    callers = {
+        "no credentials": ({}, {401}),
+        "invalid key": ({"Authorization": "Bearer pak_forged"}, {401}),
+        "outsider's key": ({"Authorization": f"Bearer {make_api_key(stranger)}"}, {404, 400}),
+        "another workspace's token": ({"Authorization": f"Bearer {foreign_token}"}, {404, 400}),
+    }
+    # Same name length as the sandbox's, in a group of the same name length.
+    ghost = Workspace(
+        name="x" * len(sandbox.workspace.name),
+        resource_group=ResourceGroup(name="y" * len(sandbox.workspace.resource_group.name)),
+    )
+    for caller, (credentials, statuses) in callers.items():
+        for addressing in ADDRESSING:
+            for method in ("GET", "LIST", "PUT", "DELETE"):
+                for name, raw_path in attack_paths(sandbox, system_targets=False):
+                    with subtests.test(name, caller=caller, addressing=addressing, method=method):
+                        before = snapshot(sandbox.folder)
+                        response = sandbox.request(
+                            addressing, method, raw_path, credentials=credentials
+                        )
+                        assert_refused(sandbox, response, before)
+                        assert response.status in statuses, response.body
+                        missing = sandbox.request(
+                            addressing, method, raw_path, credentials=credentials, workspace=ghost
+                        )
+                        assert (missing.status, _anonymized(missing.json(), ghost)) == (
+                            response.status,
+                            _anonymized(response.json(), sandbox.workspace),
+                        )
+
+
+def _anonymized(error: dict[str, str], workspace: Workspace) -> dict[str, str]:
+    """An error body with the workspace's own names (which the caller sent) blanked out."""
+    message = error["message"]
+    for name in (workspace.resource_group.name, workspace.name):
+        message = message.replace(name, "<name>")
+    return {**error, "message": message}
+
+
 def test_the_attack_setup_reaches_stored_files(sandbox: Sandbox) -> None:
     """The requests above are refused for their paths, not because the setup is broken."""
     path = f"{sandbox.run_path}/model/weights.bin"
@@ -287,7 +357,7 @@ def test_shared_and_owner_roots_cannot_be_deleted(
                 response = sandbox.request(addressing, "DELETE", raw_path)
                 assert_refused(sandbox, response, before)
         with subtests.test(addressing=addressing, path="(no trailing slash)"):
-            url, headers = sandbox.address(addressing)
+            url, headers = sandbox.address(addressing, sandbox.workspace)
             response = send(sandbox.base_url, "DELETE", url, headers=headers)
             assert_refused(sandbox, response, before)
 
