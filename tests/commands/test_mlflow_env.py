@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from typing import Any
 
 import pytest
+from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from mlflow import MlflowClient
@@ -23,11 +25,12 @@ def _exports(output: str) -> dict[str, str]:
 def test_prints_lines_that_log_to_a_new_workspace(
     live_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = io.StringIO()
-    call_command(
-        "mlflow_env", "team-a/vision", url=live_server.url, stdout=out, stderr=io.StringIO()
-    )
+    out, err = io.StringIO(), io.StringIO()
+    call_command("mlflow_env", "team-a/vision", url=live_server.url, stdout=out, stderr=err)
     exports = _exports(out.getvalue())
+    # A first run makes the administrator, with a password to sign in to the pages.
+    password = re.search(r"'admin' with the password (\S+) ", err.getvalue()).group(1)
+    assert authenticate(username="admin", password=password).is_superuser
     assert exports["MLFLOW_TRACKING_URI"] == (
         f"{live_server.url}/mlflow/v1.0/resourceGroups/team-a/workspaces/vision"
     )

@@ -9,6 +9,7 @@ expires (--days).
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 from datetime import timedelta
 from typing import Any
@@ -79,9 +80,11 @@ class Command(BaseCommand):
             return account
         if username != "admin":
             raise CommandError(f"There is no user '{username}'.")
-        account = users.objects.create_superuser(username=username, email="", password=None)
+        # A first run on a new machine: the person at the terminal signs in with this.
+        password = secrets.token_urlsafe(12)
+        account = users.objects.create_superuser(username=username, email="", password=password)
         self.stderr.write(
-            "Created the superuser 'admin'. To sign in to the portal, set a password with: "
-            "python manage.py changepassword admin"
+            f"Created the superuser 'admin' with the password {password} (shown once; change "
+            "it with: python manage.py changepassword admin)."
         )
         return account
