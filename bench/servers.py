@@ -218,6 +218,8 @@ def portal_environment(*, workdir: Path, database: str) -> dict[str, str]:
             "DATABASE_URL": database_url(database),
             "DEBUG": "false",
             "PORTAL_PRODUCTION": "true",
+            # Plain HTTP on the loopback, as behind a TLS-terminating proxy (README: Production).
+            "SECURE_SSL_REDIRECT": "false",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "ARTIFACT_ROOT": str(workdir / "portal-artifacts"),
             "PORTAL_VAR_DIR": str(workdir / "portal-var"),
@@ -248,7 +250,11 @@ def manage(env: dict[str, str], *args: str) -> str:
 def portal_server(
     *, workdir: Path, database: str, port: int, workspace: str = "bench/bench"
 ) -> tuple[ServerProcess, str, dict[str, str]]:
-    """The portal under gunicorn, migrated, with its workspace tracking URI (not started)."""
+    """The portal under gunicorn, migrated, with its workspace tracking URI (not started).
+
+    Sets MLFLOW_TRACKING_TOKEN in this process to the token `mlflow_env` prints: the clients
+    and raw calls of every workload send it (the reference server ignores it).
+    """
     env = portal_environment(workdir=workdir, database=database)
     manage(env, "migrate", "--no-input", "--verbosity", "0")
     exports = manage(env, "mlflow_env", workspace, "--url", f"http://127.0.0.1:{port}")
@@ -256,6 +262,10 @@ def portal_server(
     if match is None:
         raise RuntimeError(f"mlflow_env printed no tracking URI: {exports!r}")
     uri = shlex.split(match.group(1))[0]
+    token = re.search(r"MLFLOW_TRACKING_TOKEN=(\S+)", exports)
+    if token is None:
+        raise RuntimeError(f"mlflow_env printed no tracking token: {exports!r}")
+    os.environ["MLFLOW_TRACKING_TOKEN"] = shlex.split(token.group(1))[0]
     argv = [
         sys.executable,
         "-m",

@@ -55,6 +55,15 @@ class Target:
         return mlflow.MlflowClient(self.tracking_uri)
 
 
+def http_session() -> requests.Session:
+    """A session for raw calls, signed in like the mlflow client (MLFLOW_TRACKING_TOKEN: the
+    portal needs it, the reference server ignores it)."""
+    session = requests.Session()
+    if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
 def unique_name(kind: str) -> str:
     return f"bench-{kind}-{uuid.uuid4().hex[:8]}"
 
@@ -131,7 +140,7 @@ def post_bodies(url: str, bodies: Sequence[bytes], connections: int) -> PostResu
     outcome = {"ok": 0, "errors": 0, "first_error": ""}
 
     def worker() -> None:
-        session = requests.Session()
+        session = http_session()
         try:
             session.get(
                 url.rsplit("/api/", 1)[0] + "/api/2.0/mlflow/experiments/get?experiment_id=0"
@@ -374,7 +383,7 @@ def history_body(target: Target, run_id: str, key: str) -> bytes:
     to the client to measure the client's own reading cost."""
     metrics: list[Any] = []
     token = None
-    with requests.Session() as session:
+    with http_session() as session:
         while True:
             params: dict[str, Any] = {
                 "run_id": run_id,
@@ -413,7 +422,7 @@ def metric_history(target: Target, *, points: int, reps: int) -> ReadResult:
     if seeded.errors:
         raise RuntimeError(f"seeding the history failed: {seeded.first_error}")
     client_s, history = median_seconds(lambda: client.get_metric_history(run_id, "loss"), reps)
-    with requests.Session() as session:
+    with http_session() as session:
         http_s, count = median_seconds(
             lambda: _history_over_http(target, session, run_id, "loss"), reps
         )
@@ -459,7 +468,7 @@ def search_runs(
         "max_results": max_results,
         "run_view_type": "ACTIVE_ONLY",
     }
-    with requests.Session() as session:
+    with http_session() as session:
 
         def raw() -> bytes:
             response = session.post(target.api("runs/search"), json=body, timeout=600)
@@ -508,7 +517,7 @@ def search_experiments(
             lambda: list(client.search_experiments(filter_string=filter_string)), reps
         )
         body = {"filter": filter_string, "max_results": 1000, "view_type": "ACTIVE_ONLY"}
-        with requests.Session() as session:
+        with http_session() as session:
 
             def raw() -> None:
                 session.post(
