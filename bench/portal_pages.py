@@ -9,7 +9,9 @@ Seeds (once; a later run reuses the data) a resource group `bench-pages` with
 - an experiment with 20 runs of 100,000 `loss` points each, stored through the ingest path
   (metrics_insert, 10,000 points a call) so that the metric rollups are what production has,
 then times the three operations through Django's request handling (URL routing, view,
-selectors, template or JSON encoding; no network) and prints median and 95th percentile.
+selectors, template or JSON encoding; no network) and prints median and 95th percentile. The
+requests come from a signed-in member with the Reader role on the group (not a superuser: the
+scoping by role assignments is part of what is timed).
 It is a measurement, not a test: nothing fails when a target is missed.
 """
 
@@ -22,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,12 +34,15 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from experiments.models import Experiment, Run, Workspace  # noqa: E402
+from experiments.choices import Role  # noqa: E402
+from experiments.models import Experiment, ResourceGroup, Run, Workspace  # noqa: E402
+from experiments.services.access import role_assign  # noqa: E402
 from experiments.services.experiments import experiment_create  # noqa: E402
 from experiments.services.metrics import MetricRow, metrics_insert  # noqa: E402
 from experiments.services.workspaces import workspace_ensure  # noqa: E402
@@ -61,6 +67,15 @@ def workspaces() -> list[Workspace]:
         workspace_ensure(group_name=GROUP, workspace_name=f"{GROUP}-{index}")[0]
         for index in range(WORKSPACES)
     ]
+
+
+def member() -> Any:
+    """A user whose Reader role on the group is what lets them see its workspaces."""
+    user, _ = get_user_model().objects.get_or_create(username="bench-pages-member")
+    group = ResourceGroup.objects.get(name=GROUP)
+    if not group.roles.filter(user=user).exists():
+        role_assign(user=user, resource_group=group, role=Role.READER)
+    return user
 
 
 def seed_experiments(spaces: list[Workspace]) -> None:
@@ -226,7 +241,11 @@ def main() -> None:
     log(f"Database: {total:,} experiments, PostgreSQL {connection.pg_version}\n")
 
     web = Client(HTTP_HOST="localhost")
+    web.force_login(member())
     for query in ("resnet-004242", "bert", "vit", "exp-nlp-gpt-00"):
+        response = web.get("/search/", {"q": query})
+        if response.status_code != 200 or query not in response.content.decode():
+            sys.exit(f"search {query!r}: {response.status_code}, no hits (seeding or access?)")
         samples = timed("search", lambda q=query: web.get("/search/", {"q": q}), args.repeat)
         report(f"search ({query!r})", samples)
 
