@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -87,33 +87,43 @@ def json_endpoint(view: View) -> View:
     return wrapper
 
 
+Number = TypeVar("Number", int, float)
+
+
 def int_parameter(
     request: HttpRequest, name: str, default: int, *, low: int, high: int, label: str
 ) -> int:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"The {label} must be a whole number, not '{raw[:40]}'.") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"The {label} must be between {low:,} and {high:,}, not {value:,}.")
-    return value
+    return _number_parameter(request, name, default, int, low=low, high=high, label=label)
 
 
 def float_parameter(
     request: HttpRequest, name: str, default: float, *, low: float, high: float, label: str
 ) -> float:
+    return _number_parameter(request, name, default, float, low=low, high=high, label=label)
+
+
+def _number_parameter(
+    request: HttpRequest,
+    name: str,
+    default: Number,
+    kind: type[Number],
+    *,
+    low: Number,
+    high: Number,
+    label: str,
+) -> Number:
+    """The query parameter `name` as a number of `kind` within [low, high] (`default` if
+    absent); a clear error otherwise."""
     raw = request.GET.get(name, "").strip()
     if not raw:
         return default
+    what = "a whole number" if kind is int else "a number"
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise InvalidInput(f"The {label} must be a number, not '{raw[:40]}'.") from None
+        raise InvalidInput(f"The {label} must be {what}, not '{raw[:40]}'.") from None
     if not low <= value <= high:
-        raise InvalidInput(f"The {label} must be between {low} and {high}, not {raw[:40]}.")
+        raise InvalidInput(f"The {label} must be between {low:,} and {high:,}, not {raw[:40]}.")
     return value
 
 

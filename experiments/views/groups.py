@@ -28,6 +28,7 @@ from experiments.selectors.access import (
     visible_groups,
 )
 from experiments.selectors.groups import (
+    Bill,
     group_bill,
     group_get,
     groups_with_counts,
@@ -183,16 +184,35 @@ def group_detail(request: HttpRequest, group: str) -> HttpResponse:
 def group_delete(request: HttpRequest, group: str) -> HttpResponse:
     """The confirmation page: what would go (a dry run), and the group's name to type."""
     resource_group = _group(request, group, Role.OWNER)
-    if job := _unfinished_job(DeletionKind.RESOURCE_GROUP, resource_group.pk):
+    return _confirm_deletion(
+        request,
+        kind=DeletionKind.RESOURCE_GROUP,
+        target=resource_group,
+        bill=group_bill(group=resource_group),
+        delete=lambda confirm_name, actor: resource_group_delete(
+            group_name=resource_group.name, confirm_name=confirm_name, actor=actor
+        ),
+        cancel_url=reverse("experiments:manage-group", args=[resource_group.name]),
+    )
+
+
+def _confirm_deletion(
+    request: HttpRequest,
+    *,
+    kind: DeletionKind,
+    target: ResourceGroup | Workspace,
+    bill: Bill,
+    delete: Callable[[str, Actor], DeletionJob],
+    cancel_url: str,
+) -> HttpResponse:
+    """The page that shows what a deletion would remove and asks for the name to be typed;
+    the job's page once it is confirmed (or while one is under way)."""
+    if job := _unfinished_job(kind, target.pk):
         return redirect("experiments:job-detail", pk=job.pk)
     form = ConfirmDeletionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = resource_group_delete(
-                group_name=resource_group.name,
-                confirm_name=form.cleaned_data["confirm_name"],
-                actor=Actor.from_request(request),
-            )
+            job = delete(form.cleaned_data["confirm_name"], Actor.from_request(request))
         except PortalError as error:
             form.add_error("confirm_name", error.message)
         else:
@@ -201,11 +221,11 @@ def group_delete(request: HttpRequest, group: str) -> HttpResponse:
         request,
         "experiments/manage/confirm_delete.html",
         {
-            "kind": "resource group",
-            "name": resource_group.name,
-            "bill": group_bill(group=resource_group),
+            "kind": "resource group" if kind == DeletionKind.RESOURCE_GROUP else "workspace",
+            "name": target.name,
+            "bill": bill,
             "form": form,
-            "cancel_url": reverse("experiments:manage-group", args=[resource_group.name]),
+            "cancel_url": cancel_url,
         },
     )
 
@@ -234,31 +254,15 @@ def workspace_detail(request: HttpRequest, group: str, workspace: str) -> HttpRe
 @managed
 def workspace_delete_page(request: HttpRequest, group: str, workspace: str) -> HttpResponse:
     found = _workspace(request, group, workspace, Role.OWNER)
-    if job := _unfinished_job(DeletionKind.WORKSPACE, found.pk):
-        return redirect("experiments:job-detail", pk=job.pk)
-    form = ConfirmDeletionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            job = workspace_delete(
-                group_name=group,
-                workspace_name=found.name,
-                confirm_name=form.cleaned_data["confirm_name"],
-                actor=Actor.from_request(request),
-            )
-        except PortalError as error:
-            form.add_error("confirm_name", error.message)
-        else:
-            return _to_job(request, job)
-    return render(
+    return _confirm_deletion(
         request,
-        "experiments/manage/confirm_delete.html",
-        {
-            "kind": "workspace",
-            "name": found.name,
-            "bill": workspaces_bill(workspace_ids=[found.pk]),
-            "form": form,
-            "cancel_url": reverse("experiments:manage-workspace", args=[group, found.name]),
-        },
+        kind=DeletionKind.WORKSPACE,
+        target=found,
+        bill=workspaces_bill(workspace_ids=[found.pk]),
+        delete=lambda confirm_name, actor: workspace_delete(
+            group_name=group, workspace_name=found.name, confirm_name=confirm_name, actor=actor
+        ),
+        cancel_url=reverse("experiments:manage-workspace", args=[group, found.name]),
     )
 
 
