@@ -10,9 +10,11 @@ import json
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from experiments.models import Workspace
+from experiments.services.metrics import MetricRow, metrics_insert
 from experiments.tracking import tracking_uri
 from tests.factories import make_experiment, make_run
 
@@ -51,3 +53,51 @@ def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     with django_assert_num_queries(9):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", 500)})
     assert run.latest_metrics.get().step == 2000
+
+
+def _seed(workspace: Workspace, runs: int) -> str:
+    experiment = make_experiment(workspace)
+    for index in range(runs):
+        run = make_run(experiment, run_name=f"run-{index}")
+        run.params.create(key="model", value="cnn")
+        run.tags.create(key="team", value="a")
+        with transaction.atomic():
+            metrics_insert(
+                run_pk=run.pk,
+                rows=[
+                    MetricRow("accuracy", 1, 0, index / runs, False),
+                    MetricRow("loss", 1, 0, 1.0, False),
+                ],
+            )
+    return str(experiment.pk)
+
+
+@pytest.mark.parametrize("runs", [1, 25])
+def test_search_runs_reads_a_page_in_four_queries(
+    workspace: Workspace, django_assert_num_queries: Any, runs: int
+) -> None:
+    """Workspace, experiment ids, the page, and everything the page's runs carry."""
+    experiment_id = _seed(workspace, runs)
+    body = {
+        "experiment_ids": [experiment_id],
+        "filter": "metrics.accuracy >= 0 AND params.model = 'cnn'",
+        "order_by": ["metrics.accuracy DESC"],
+    }
+    with django_assert_num_queries(4):
+        found = _post(Client(), f"{_api(workspace)}/runs/search", body)["runs"]
+    assert [run["info"]["run_name"] for run in found] == [
+        f"run-{index}" for index in reversed(range(runs))
+    ]
+    assert found[0]["data"]["params"] == [{"key": "model", "value": "cnn"}]
+    assert [metric["key"] for metric in found[0]["data"]["metrics"]] == ["accuracy", "loss"]
+
+
+def test_get_run_takes_three_queries(workspace: Workspace, django_assert_num_queries: Any) -> None:
+    experiment_id = _seed(workspace, 1)
+    client = Client()
+    (run,) = _post(client, f"{_api(workspace)}/runs/search", {"experiment_ids": [experiment_id]})[
+        "runs"
+    ]
+    with django_assert_num_queries(3):
+        response = client.get(f"{_api(workspace)}/runs/get", {"run_id": run["info"]["run_id"]})
+    assert response.json()["run"] == run
