@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from experiments.choices import RunStatus
 from experiments.mlflow.endpoint import endpoint
@@ -19,7 +18,7 @@ from experiments.mlflow.parsing import (
     to_int64,
     wrong_type,
 )
-from experiments.mlflow.wire import json_float, run_info_message, run_message
+from experiments.mlflow.wire import run_info_message, run_message, wire_float
 from experiments.models import Workspace
 from experiments.selectors.experiments import experiment_get
 from experiments.selectors.runs import metric_history, run_details, run_get
@@ -259,7 +258,7 @@ def log_outputs(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
 
 
 @endpoint("GET")
-def get_metric_history(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+def get_metric_history(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
     run = _run_of(fields, workspace)
     key = fields.string("metric_key", required=True)
@@ -272,13 +271,19 @@ def get_metric_history(request: HttpRequest, workspace: Workspace) -> HttpRespon
     rows, token = metric_history(
         run=run, key=key, max_results=max_results, page_token=fields.string("page_token") or None
     )
-    # Histories run to hundreds of thousands of points: write the JSON directly instead of
-    # building a dict per point for json.dumps.
-    key_json = json.dumps(key)
-    points = ",".join(
-        f'{{"key":{key_json},"value":{json_float(value, is_nan)},'
-        f'"timestamp":{timestamp},"step":{step}}}'
-        for value, timestamp, step, is_nan in rows
-    )
-    tail = f',"next_page_token":{json.dumps(token)}' if token else ""
-    return HttpResponse(f'{{"metrics":[{points}]{tail}}}', content_type="application/json")
+    # Pages of 25,000 points: plain dicts for orjson cost a third of formatting each point.
+    # value - value is 0 for every finite float; NaN and infinities travel as strings.
+    payload: dict[str, Any] = {
+        "metrics": [
+            {
+                "key": key,
+                "value": value if not is_nan and value - value == 0 else wire_float(value, is_nan),
+                "timestamp": timestamp,
+                "step": step,
+            }
+            for value, timestamp, step, is_nan in rows
+        ]
+    }
+    if token:
+        payload["next_page_token"] = token
+    return payload

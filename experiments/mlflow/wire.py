@@ -22,17 +22,6 @@ def wire_float(value: float, is_nan: bool = False) -> float | str:
     return value
 
 
-def json_float(value: float, is_nan: bool = False) -> str:
-    """`wire_float` as JSON text."""
-    if is_nan or value != value:
-        return '"NaN"'
-    if value == _INF:
-        return '"Infinity"'
-    if value == -_INF:
-        return '"-Infinity"'
-    return repr(value)
-
-
 def pairs(items: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in items]
 
