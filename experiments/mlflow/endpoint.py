@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -23,7 +24,7 @@ from experiments.errors import PortalError
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Workspace
-from experiments.services.workspaces import workspace_hold_for_write, writes_refused_message
+from experiments.services.workspaces import workspace_get_held_for_write, writes_refused_message
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,23 @@ def json_response(payload: Any, status: int = 200) -> HttpResponse:
 
 
 def resolve_workspace(
-    request: HttpRequest, group_name: str | None, workspace_name: str | None
+    request: HttpRequest,
+    group_name: str | None,
+    workspace_name: str | None,
+    *,
+    hold_for_write: bool = False,
 ) -> Workspace:
-    """The workspace a request addresses: by its URI prefix, or by MLflow's workspace header."""
+    """The workspace a request addresses: by its URI prefix, or by MLflow's workspace header.
+
+    `hold_for_write`: read it as workspace_hold_for_write holds it (inside the transaction).
+    """
     header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
+
+    def first(workspaces: QuerySet[Workspace]) -> Workspace | None:
+        if hold_for_write:
+            return workspace_get_held_for_write(workspaces)
+        return workspaces.select_related("resource_group").first()
+
     if workspace_name is not None:
         if header and header != workspace_name:
             raise MlflowError.invalid(
@@ -52,10 +66,8 @@ def resolve_workspace(
                 f"URI addresses workspace '{workspace_name}'. Unset MLFLOW_WORKSPACE or make "
                 "them agree."
             )
-        workspace = (
-            Workspace.objects.select_related("resource_group")
-            .filter(name=workspace_name, resource_group__name=group_name)
-            .first()
+        workspace = first(
+            Workspace.objects.filter(name=workspace_name, resource_group__name=group_name)
         )
         if workspace is None:
             raise MlflowError(
@@ -64,7 +76,7 @@ def resolve_workspace(
             )
         return workspace
     name = header or DEFAULT_WORKSPACE_NAME
-    workspace = Workspace.objects.select_related("resource_group").filter(name=name).first()
+    workspace = first(Workspace.objects.filter(name=name))
     if workspace is None:
         if not header:
             raise MlflowError(
@@ -78,7 +90,8 @@ def resolve_workspace(
 
 
 def _require_writable(workspace: Workspace) -> None:
-    # Free (the workspace is loaded already); workspace_hold_for_write closes the race.
+    # The workspace row is held (or, for non-atomic writes, read a moment ago): a deletion
+    # that starts later waits for this write or is seen here.
     if not workspace.is_writable or workspace.resource_group.state != ContainerState.ACTIVE:
         raise MlflowError("RESOURCE_CONFLICT", writes_refused_message(workspace))
 
@@ -140,16 +153,16 @@ def endpoint(*methods: str, write: bool = False, atomic: bool = True) -> Callabl
                 )
             # Names from the URL and the workspace header reach database lookups.
             require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])
-            resolved = resolve_workspace(request, group, workspace)
-            if write and request.method != "GET":
-                _require_writable(resolved)
-                if atomic:
-                    with transaction.atomic():
-                        workspace_hold_for_write(workspace=resolved)
-                        result = view(request, resolved, **kwargs)
-                else:
+            if write and request.method != "GET" and atomic:
+                with transaction.atomic():
+                    # Found and held in one query (see workspace_hold_for_write).
+                    resolved = resolve_workspace(request, group, workspace, hold_for_write=True)
+                    _require_writable(resolved)
                     result = view(request, resolved, **kwargs)
             else:
+                resolved = resolve_workspace(request, group, workspace)
+                if write and request.method != "GET":
+                    _require_writable(resolved)
                 result = view(request, resolved, **kwargs)
             if isinstance(result, HttpResponseBase):
                 return result

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 
 from experiments.choices import ContainerState
 from experiments.clock import now_ms
@@ -107,6 +108,35 @@ def workspace_hold_for_write(*, workspace: Workspace) -> None:
         raise NotFound(f"Workspace '{workspace.name}' does not exist.")
     if row[0] != ContainerState.ACTIVE:
         raise Conflict(writes_refused_message(workspace))
+
+
+# What a write needs of its workspace; the other fields load on first use.
+_HELD_WORKSPACE_FIELDS = ("id", "resource_group_id", "name", "state")
+_HELD_GROUP_FIELDS = ("id", "name", "state")
+
+
+def workspace_get_held_for_write(workspaces: QuerySet[Workspace]) -> Workspace | None:
+    """The first workspace of `workspaces`, with its resource group, held as
+    workspace_hold_for_write holds it, in the query that finds it (a write pays for each round
+    trip). The caller checks the state. Call inside the write's transaction.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("workspace_get_held_for_write needs the write's transaction.")
+    columns = [*_HELD_WORKSPACE_FIELDS, *(f"resource_group__{f}" for f in _HELD_GROUP_FIELDS)]
+    sql, params = workspaces.values_list(*columns)[:1].query.sql_with_params()
+    if connection.vendor == "postgresql":
+        sql += f" FOR SHARE OF {Workspace._meta.db_table}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(_HELD_WORKSPACE_FIELDS)
+    workspace = Workspace.from_db(connection.alias, _HELD_WORKSPACE_FIELDS, row[:split])
+    workspace.resource_group = ResourceGroup.from_db(
+        connection.alias, _HELD_GROUP_FIELDS, row[split:]
+    )
+    return workspace
 
 
 def writes_refused_message(workspace: Workspace) -> str:

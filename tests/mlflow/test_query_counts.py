@@ -41,16 +41,16 @@ def _points(count: int, key: str = "m", first_step: int = 0) -> list[dict[str, A
 def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     workspace: Workspace, django_assert_num_queries: Any
 ) -> None:
-    """Workspace, BEGIN, its hold, the run with its hold, one round trip for the history, the
-    latest values and the rollups, COMMIT."""
+    """BEGIN, the workspace with its hold, the run with its hold, one round trip for the
+    history, the latest values and the rollups, COMMIT."""
     run = make_run(make_experiment(workspace))
     url = f"{_api(workspace)}/runs/log-batch"
     client = Client()
     for first_step, count in ((0, 1), (1, 1000), (1001, 1000)):
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(5):
             _post(client, url, {"run_id": run.uuid, "metrics": _points(count, "m", first_step)})
     # A replayed batch falls back to ON CONFLICT: three statements more, still not per point.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", 500)})
     assert run.latest_metrics.get().step == 2000
 
@@ -101,3 +101,13 @@ def test_get_run_takes_three_queries(workspace: Workspace, django_assert_num_que
     with django_assert_num_queries(3):
         response = client.get(f"{_api(workspace)}/runs/get", {"run_id": run["info"]["run_id"]})
     assert response.json()["run"] == run
+
+
+@pytest.mark.postgres_only
+def test_log_metric_takes_five_statements(
+    workspace: Workspace, django_assert_num_queries: Any
+) -> None:
+    run = make_run(make_experiment(workspace))
+    body = {"run_id": run.uuid, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}
+    with django_assert_num_queries(5):
+        _post(Client(), f"{_api(workspace)}/runs/log-metric", body)
