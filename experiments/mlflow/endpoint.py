@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -54,9 +53,12 @@ def resolve_workspace(
     """
     header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
 
-    def first(workspaces: QuerySet[Workspace]) -> Workspace | None:
+    def first(name: str, group_name: str | None = None) -> Workspace | None:
         if hold_for_write:
-            return workspace_get_held_for_write(workspaces)
+            return workspace_get_held_for_write(name=name, group_name=group_name)
+        workspaces = Workspace.objects.filter(name=name)
+        if group_name is not None:
+            workspaces = workspaces.filter(resource_group__name=group_name)
         return workspaces.select_related("resource_group").first()
 
     if workspace_name is not None:
@@ -66,9 +68,7 @@ def resolve_workspace(
                 f"URI addresses workspace '{workspace_name}'. Unset MLFLOW_WORKSPACE or make "
                 "them agree."
             )
-        workspace = first(
-            Workspace.objects.filter(name=workspace_name, resource_group__name=group_name)
-        )
+        workspace = first(workspace_name, group_name or "")
         if workspace is None:
             raise MlflowError(
                 "RESOURCE_DOES_NOT_EXIST",
@@ -76,7 +76,7 @@ def resolve_workspace(
             )
         return workspace
     name = header or DEFAULT_WORKSPACE_NAME
-    workspace = first(Workspace.objects.filter(name=name))
+    workspace = first(name)
     if workspace is None:
         if not header:
             raise MlflowError(
