@@ -30,7 +30,16 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 WORKERS = 2
-# The portal's gunicorn worker settings; BENCH_GUNICORN_ARGS appends to (and so overrides) them.
+# The portal's gunicorn worker settings, as the Procfile runs it; BENCH_GUNICORN_ARGS appends to
+# (and so overrides) them.
+# - 2 workers: the reference's worker count (the issue compares like with like).
+# - 4 threads each (gthread): a request spends most of its time waiting for PostgreSQL with
+#   the GIL released, so 8 threads keep 8 connections busy; measured on the 8-connection
+#   ingest, 8 threads per worker were no faster than 4 (100-135k points/s either way, within
+#   this machine's noise), and each thread holds a database connection.
+# - keep-alive: gunicorn's default (2 s), longer than the gap between a client's calls; an
+#   idle keep-alive connection waits in the worker's poller, not in a thread.
+# - --timeout 600: a 100 MB artifact transfer must not be killed as a hung worker.
 PORTAL_GUNICORN_ARGS = ["--workers", str(WORKERS), "--threads", "4", "--timeout", "600"]
 
 

@@ -8,12 +8,12 @@ role in the workspace, and writes cannot reach a workspace that refuses them.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import orjson
 from django.contrib.auth.decorators import login_not_required
 from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -26,7 +26,7 @@ from experiments.mlflow.auth import authenticate_request, authorize
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Workspace
-from experiments.services.workspaces import workspace_hold_for_write, writes_refused_message
+from experiments.services.workspaces import workspace_get_held_for_write, writes_refused_message
 
 logger = logging.getLogger(__name__)
 
@@ -38,20 +38,35 @@ View = Callable[..., Any]
 
 
 def json_response(payload: Any, status: int = 200) -> HttpResponse:
-    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    return HttpResponse(body, status=status, content_type="application/json")
+    # orjson: a page of a thousand runs in a tenth of json.dumps's time. It would write NaN as
+    # null, but no float reaches here unconverted (wire_float writes NaN as "NaN").
+    return HttpResponse(orjson.dumps(payload), status=status, content_type="application/json")
 
 
 def resolve_workspace(
-    request: HttpRequest, group_name: str | None, workspace_name: str | None
+    request: HttpRequest,
+    group_name: str | None,
+    workspace_name: str | None,
+    *,
+    hold_for_write: bool = False,
 ) -> tuple[Workspace | None, str]:
     """The workspace a request addresses (None if there is none) and how the request named it.
 
     By its tracking URI prefix, or at the root by MLflow's workspace header (the `default`
     workspace without one). Whether the caller may see it is `auth.authorize`'s decision.
+    `hold_for_write`: found and held as workspace_hold_for_write holds it, in one query (inside
+    the write's transaction).
     """
     header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
-    workspaces = Workspace.objects.select_related("resource_group")
+
+    def first(name: str, group_name: str | None = None) -> Workspace | None:
+        if hold_for_write:
+            return workspace_get_held_for_write(name=name, group_name=group_name)
+        workspaces = Workspace.objects.filter(name=name)
+        if group_name is not None:
+            workspaces = workspaces.filter(resource_group__name=group_name)
+        return workspaces.select_related("resource_group").first()
+
     if workspace_name is not None:
         if header and header != workspace_name:
             raise MlflowError.invalid(
@@ -59,10 +74,9 @@ def resolve_workspace(
                 f"URI addresses workspace '{workspace_name}'. Unset MLFLOW_WORKSPACE or make "
                 "them agree."
             )
-        workspace = workspaces.filter(name=workspace_name, resource_group__name=group_name).first()
-        return workspace, f"{group_name}/{workspace_name}"
+        return first(workspace_name, group_name or ""), f"{group_name}/{workspace_name}"
     name = header or DEFAULT_WORKSPACE_NAME
-    return workspaces.filter(name=name).first(), name
+    return first(name), name
 
 
 # At the site root a request names its workspace with MLflow's header, or means `default`.
@@ -73,7 +87,8 @@ _ROOT_HINT = (
 
 
 def _require_writable(workspace: Workspace) -> None:
-    # Free (the workspace is loaded already); workspace_hold_for_write closes the race.
+    # The workspace row is held (or, for non-atomic writes, read a moment ago): a deletion
+    # that starts later waits for this write or is seen here.
     if not workspace.is_writable or workspace.resource_group.state != ContainerState.ACTIVE:
         raise MlflowError("RESOURCE_CONFLICT", writes_refused_message(workspace))
 
@@ -137,21 +152,26 @@ def endpoint(*methods: str, write: bool = False, atomic: bool = True) -> Callabl
             principal = authenticate_request(request)
             # Names from the URL and the workspace header reach database lookups.
             require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])
-            resolved, label = resolve_workspace(request, group, workspace)
             writing = write and request.method != "GET"
             needed = Role.CONTRIBUTOR if writing else Role.READER
-            authorize(principal, resolved, needed, label, hint=_ROOT_HINT if group is None else "")
-            assert resolved is not None  # authorize refuses a missing workspace
+            hint = _ROOT_HINT if group is None else ""
             request.principal = principal  # type: ignore[attr-defined]
-            if writing:
-                _require_writable(resolved)
-                if atomic:
-                    with transaction.atomic():
-                        workspace_hold_for_write(workspace=resolved)
-                        result = view(request, resolved, **kwargs)
-                else:
+            if writing and atomic:
+                with transaction.atomic():
+                    # Found and held in one query (see workspace_hold_for_write).
+                    resolved, label = resolve_workspace(
+                        request, group, workspace, hold_for_write=True
+                    )
+                    authorize(principal, resolved, needed, label, hint=hint)
+                    assert resolved is not None  # authorize refuses a missing workspace
+                    _require_writable(resolved)
                     result = view(request, resolved, **kwargs)
             else:
+                resolved, label = resolve_workspace(request, group, workspace)
+                authorize(principal, resolved, needed, label, hint=hint)
+                assert resolved is not None
+                if writing:
+                    _require_writable(resolved)
                 result = view(request, resolved, **kwargs)
             if isinstance(result, HttpResponseBase):
                 return result

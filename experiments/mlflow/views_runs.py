@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from experiments.choices import RunStatus
 from experiments.mlflow.endpoint import endpoint
@@ -18,12 +18,12 @@ from experiments.mlflow.parsing import (
     to_int64,
     wrong_type,
 )
-from experiments.mlflow.wire import json_float, run_info_message, run_message
+from experiments.mlflow.wire import run_info_message, run_message, wire_float
 from experiments.models import Workspace
 from experiments.selectors.experiments import experiment_get
 from experiments.selectors.runs import metric_history, run_details, run_get
 from experiments.services import runs as services
-from experiments.services.runs import DatasetSpec, MetricPoint
+from experiments.services.runs import DatasetSpec, MetricPoint, MetricPoints
 
 RUN_STATUSES = [
     RunStatus.RUNNING,
@@ -118,37 +118,47 @@ def _metric_point(item: dict[str, Any], path: str) -> MetricPoint:
 
 # Integers a double holds exactly: larger ones take the checked path (float() may overflow).
 _INT53 = 2**53
+_PLAIN_FIELDS = 4  # key, value, timestamp, step
 
 
-def _metric_points(items: list[dict[str, Any]]) -> list[MetricPoint]:
-    """The metrics of a log-batch. A thousand per request: the usual shape (a string key, a
-    number, integer timestamp and step, nothing else) is read inline, anything else through
-    _metric_point with its checks and messages."""
-    points = []
-    append = points.append
-    for index, item in enumerate(items):
-        key = item.get("key")
-        value = item.get("value")
-        timestamp = item.get("timestamp")
-        step = item.get("step", 0)
-        if (
-            type(key) is str
-            and key
-            and (type(value) is float or (type(value) is int and -_INT53 <= value <= _INT53))
-            and type(timestamp) is int
-            and type(step) is int
-            and len(item) <= 4
-        ):
-            append(MetricPoint(key, float(value), timestamp, step))
-        else:
-            append(_metric_point(item, f"metrics[{index}]"))
-    return points
+def _metric_points(items: list[dict[str, Any]]) -> Sequence[MetricPoint] | MetricPoints:
+    """The metrics of a log-batch. A thousand per request: the usual shape (string keys,
+    numbers, integer timestamps and steps, no other field) is read column by column and
+    checked a column at a time; anything else goes point by point through _metric_point,
+    with its checks and messages."""
+    keys = [item.get("key") for item in items]
+    values = [item.get("value") for item in items]
+    timestamps = [item.get("timestamp") for item in items]
+    steps = [item.get("step") for item in items]
+    missing_steps = steps.count(None)
+    if (
+        # Every field is one of the four (key, value and timestamp are there: types below).
+        sum(map(len, items)) == _PLAIN_FIELDS * len(items) - missing_steps
+        and set(map(type, keys)) == {str}
+        and "" not in keys
+        and set(map(type, timestamps)) == {int}
+        and set(map(type, steps)) <= {int, type(None)}
+    ):
+        value_types = set(map(type, values))
+        if value_types <= {float, int}:
+            if int in value_types:
+                if not all(-_INT53 <= value <= _INT53 for value in values):
+                    return _checked_points(items)
+                values = [float(value) for value in values]
+            if missing_steps:
+                steps = [0 if step is None else step for step in steps]
+            return MetricPoints(keys, values, timestamps, steps)
+    return _checked_points(items)
+
+
+def _checked_points(items: list[dict[str, Any]]) -> list[MetricPoint]:
+    return [_metric_point(item, f"metrics[{index}]") for index, item in enumerate(items)]
 
 
 @endpoint("POST", write=True)
 def log_metric(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
-    run = _run_of(fields, workspace)
+    run = services.run_hold_for_ingest(workspace=workspace, run_id=fields.run_id())
     services.run_log_batch(run=run, metrics=[_metric_point(fields.data, "")])
     return {}
 
@@ -156,7 +166,7 @@ def log_metric(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
 @endpoint("POST", write=True)
 def log_param(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
-    run = _run_of(fields, workspace)
+    run = services.run_hold_for_ingest(workspace=workspace, run_id=fields.run_id())
     key = fields.string("key", required=True)
     services.run_log_batch(run=run, params=[(key, fields.string("value"))])
     return {}
@@ -165,11 +175,10 @@ def log_param(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
 @endpoint("POST", write=True)
 def log_batch(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
-    run = _run_of(fields, workspace)
-    metrics = fields.objects("metrics")
+    run = services.run_hold_for_ingest(workspace=workspace, run_id=fields.run_id())
     services.run_log_batch(
         run=run,
-        metrics=_metric_points(metrics),
+        metrics=_metric_points(fields.objects("metrics")),
         params=key_value_pairs(fields.objects("params"), "params"),
         tags=key_value_pairs(fields.objects("tags"), "tags"),
     )
@@ -249,7 +258,7 @@ def log_outputs(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
 
 
 @endpoint("GET")
-def get_metric_history(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+def get_metric_history(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
     run = _run_of(fields, workspace)
     key = fields.string("metric_key", required=True)
@@ -262,13 +271,19 @@ def get_metric_history(request: HttpRequest, workspace: Workspace) -> HttpRespon
     rows, token = metric_history(
         run=run, key=key, max_results=max_results, page_token=fields.string("page_token") or None
     )
-    # Histories run to hundreds of thousands of points: write the JSON directly instead of
-    # building a dict per point for json.dumps.
-    key_json = json.dumps(key)
-    points = ",".join(
-        f'{{"key":{key_json},"value":{json_float(value, is_nan)},'
-        f'"timestamp":{timestamp},"step":{step}}}'
-        for value, timestamp, step, is_nan in rows
-    )
-    tail = f',"next_page_token":{json.dumps(token)}' if token else ""
-    return HttpResponse(f'{{"metrics":[{points}]{tail}}}', content_type="application/json")
+    # Pages of 25,000 points: plain dicts for orjson cost a third of formatting each point.
+    # value - value is 0 for every finite float; NaN and infinities travel as strings.
+    payload: dict[str, Any] = {
+        "metrics": [
+            {
+                "key": key,
+                "value": value if not is_nan and value - value == 0 else wire_float(value, is_nan),
+                "timestamp": timestamp,
+                "step": step,
+            }
+            for value, timestamp, step, is_nan in rows
+        ]
+    }
+    if token:
+        payload["next_page_token"] = token
+    return payload

@@ -22,17 +22,6 @@ def wire_float(value: float, is_nan: bool = False) -> float | str:
     return value
 
 
-def json_float(value: float, is_nan: bool = False) -> str:
-    """`wire_float` as JSON text."""
-    if is_nan or value != value:
-        return '"NaN"'
-    if value == _INF:
-        return '"Infinity"'
-    if value == -_INF:
-        return '"-Infinity"'
-    return repr(value)
-
-
 def pairs(items: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in items]
 
@@ -73,7 +62,7 @@ def _non_empty(**fields: Any) -> dict[str, Any]:
 
 
 def run_message(details: RunDetails) -> dict[str, Any]:
-    return {
+    message: dict[str, Any] = {
         "info": run_info_message(details.run),
         "data": _non_empty(
             metrics=[
@@ -88,7 +77,11 @@ def run_message(details: RunDetails) -> dict[str, Any]:
             params=pairs(details.params),
             tags=pairs(details.tags),
         ),
-        "inputs": _non_empty(
+    }
+    # Left out when empty, as protobuf's JSON leaves out unset messages: the client reads a
+    # missing one as empty, and each one it is sent costs it time (a thousand runs a page).
+    if details.dataset_inputs or details.model_inputs:
+        message["inputs"] = _non_empty(
             dataset_inputs=[
                 {
                     "tags": pairs(item.tags),
@@ -104,13 +97,14 @@ def run_message(details: RunDetails) -> dict[str, Any]:
                 for item in details.dataset_inputs
             ],
             model_inputs=[{"model_id": model_id} for model_id in details.model_inputs],
-        ),
-        "outputs": _non_empty(
-            model_outputs=[
+        )
+    if details.model_outputs:
+        message["outputs"] = {
+            "model_outputs": [
                 {"model_id": model_id, "step": step} for model_id, step in details.model_outputs
             ]
-        ),
-    }
+        }
+    return message
 
 
 def logged_model_message(

@@ -58,6 +58,9 @@ class Run(models.Model):
     def is_active(self) -> bool:
         return self.lifecycle_stage == LifecycleStage.ACTIVE
 
+    # True on an instance read by run_hold_for_ingest: its transaction holds the row already.
+    held_for_ingest = False
+
     @property
     def artifact_prefix(self) -> str:
         """Storage prefix under which this run's artifact files live."""

@@ -9,6 +9,7 @@ are folded into the metric rollups (min/max summaries per bucket of steps that c
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection
@@ -25,6 +26,48 @@ class MetricRow(NamedTuple):
     step: int
     value: float
     is_nan: bool
+
+
+@dataclass(frozen=True)
+class MetricColumns:
+    """Metric points as stored, column by column: a log-batch of a thousand points reaches the
+    database as five arrays, and a tuple per point would cost more than storing it."""
+
+    keys: Sequence[str]
+    timestamps: Sequence[int]
+    steps: Sequence[int]
+    values: Sequence[float]
+    nans: Sequence[bool]
+
+    @classmethod
+    def of(cls, rows: Sequence[MetricRow]) -> MetricColumns:
+        if not rows:
+            return cls([], [], [], [], [])
+        keys, timestamps, steps, values, nans = zip(*rows, strict=True)
+        return cls(keys, timestamps, steps, values, nans)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def rows(self) -> list[MetricRow]:
+        return list(map(MetricRow, self.keys, self.timestamps, self.steps, self.values, self.nans))
+
+    def latest_per_key(self) -> MetricColumns:
+        """latest_per_key of these points, without a tuple per point."""
+        best: dict[str, tuple[int, int, float, int]] = {}
+        get = best.get
+        for index, key, step, timestamp, value in zip(
+            range(len(self.keys)), self.keys, self.steps, self.timestamps, self.values, strict=True
+        ):
+            current = get(key)
+            if current is None or (step, timestamp, value) > current[:3]:
+                best[key] = (step, timestamp, value, index)
+        return MetricColumns.of(
+            [
+                MetricRow(key, timestamp, step, value, self.nans[index])
+                for key, (step, timestamp, value, index) in sorted(best.items())
+            ]
+        )
 
 
 def latest_per_key(rows: Iterable[MetricRow]) -> list[MetricRow]:
@@ -59,8 +102,9 @@ _PG_INSERT_HISTORY = (
     "%s::boolean[]) ON CONFLICT DO NOTHING RETURNING key, timestamp, step, value, is_nan"
 )
 # The common case, a batch of new points: a plain insert, which costs a fifth less than
-# ON CONFLICT and returns nothing. Under a savepoint (one round trip with it), so that a batch
-# holding points already stored (a replay) can fall back to _PG_INSERT_HISTORY.
+# ON CONFLICT and returns nothing. Under a savepoint, so that a batch holding points already
+# stored (a replay) can fall back to _PG_INSERT_HISTORY; the latest values and the rollups
+# (which then come from all the points) go in the same round trip.
 _PG_INSERT_NEW = (
     "SAVEPOINT metrics_insert; "
     f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
@@ -96,55 +140,66 @@ def _numbers_literal(numbers: Iterable[float]) -> str:
     return "{" + ",".join(map(repr, numbers)) + "}"
 
 
-def _columns(run_pk: int, rows: Sequence[MetricRow]) -> list[object]:
-    """The rows as five PostgreSQL array literals.
+def _booleans_literal(flags: Sequence[bool]) -> str:
+    if not any(flags):
+        return "{" + ",".join(["f"] * len(flags)) + "}"
+    return "{" + ",".join("t" if flag else "f" for flag in flags) + "}"
+
+
+def _columns(run_pk: int, columns: MetricColumns) -> list[object]:
+    """The points as five PostgreSQL array literals.
 
     Passing each column as one text parameter costs a fraction of psycopg2 adapting thousands
     of Python values one by one, which otherwise dominates the request.
     """
-    keys, timestamps, steps, values, nans = zip(*rows, strict=True)
     return [
         run_pk,
-        _keys_literal(keys),
-        _numbers_literal(timestamps),
-        _numbers_literal(steps),
-        _numbers_literal(values),
-        "{" + ",".join("t" if nan else "f" for nan in nans) + "}",
+        _keys_literal(columns.keys),
+        _numbers_literal(columns.timestamps),
+        _numbers_literal(columns.steps),
+        _numbers_literal(columns.values),
+        _booleans_literal(columns.nans),
     ]
 
 
-def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow]) -> None:
-    """Insert history rows and refresh latest values. Call inside a transaction."""
+def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) -> None:
+    """Insert history rows and refresh latest values. Call inside a transaction.
+
+    On PostgreSQL a batch of new points takes one round trip (see _PG_INSERT_NEW).
+    """
     if not rows:
         return
-    latest = latest_per_key(rows)
+    columns = rows if isinstance(rows, MetricColumns) else MetricColumns.of(rows)
+    latest = columns.latest_per_key()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            columns = _columns(run_pk, rows)
-            try:
-                cursor.execute(_PG_INSERT_NEW, columns)
-                inserted: Sequence[MetricRow] = rows
-            except IntegrityError:
-                cursor.execute("ROLLBACK TO SAVEPOINT metrics_insert")
-                cursor.execute(_PG_INSERT_HISTORY, columns)
-                inserted = [MetricRow(*row) for row in cursor.fetchall()]
-            latest_sql, latest_params = _PG_UPSERT_LATEST, _columns(run_pk, latest)
-        else:
+        if connection.vendor != "postgresql":
             inserted = []
-            for row in rows:
+            for row in columns.rows():
                 # One statement per row: rowcount tells which points were new (no RETURNING
                 # with OR IGNORE before SQLite 3.35), and SQLite runs in-process anyway.
                 cursor.execute(_SQLITE_INSERT_HISTORY, (run_pk, *row))
                 if cursor.rowcount == 1:
                     inserted.append(row)
-            cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest])
-            latest_sql, latest_params = "", []
-        rollups_upsert(
-            cursor,
-            run_pk=run_pk,
-            rollups=rollups_of(inserted),
-            before=(latest_sql, latest_params),
-        )
+            cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest.rows()])
+            rollups_upsert(cursor, run_pk=run_pk, rollups=rollups_of(inserted))
+            return
+        literals = _columns(run_pk, columns)
+        latest_statement = (_PG_UPSERT_LATEST, _columns(run_pk, latest))
+        try:
+            rollups_upsert(
+                cursor,
+                run_pk=run_pk,
+                rollups=rollups_of(columns.rows()),
+                before=[(_PG_INSERT_NEW, literals), latest_statement],
+            )
+        except IntegrityError:
+            # Some points were stored already: store the others, summarise only those.
+            cursor.execute("ROLLBACK TO SAVEPOINT metrics_insert")
+            cursor.execute(_PG_INSERT_HISTORY, literals)
+            inserted = [MetricRow(*row) for row in cursor.fetchall()]
+            rollups_upsert(
+                cursor, run_pk=run_pk, rollups=rollups_of(inserted), before=[latest_statement]
+            )
 
 
 class Rollup(NamedTuple):
@@ -344,23 +399,25 @@ def rollups_upsert(
     *,
     run_pk: int,
     rollups: dict[tuple[str, int, int], Rollup],
-    before: tuple[str, list[object]] = ("", []),
+    before: Sequence[tuple[str, list[object]]] = (),
 ) -> None:
     """Fold summaries of newly stored points into the run's rollups (one statement).
 
-    `before`: a statement to send in the same round trip on PostgreSQL (the latest values).
+    `before`: statements to send first in the same round trip on PostgreSQL.
     """
-    sql, params = before
     # Sorted by primary key: concurrent writers to one run lock rows in the same order.
     rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
     if connection.vendor == "postgresql":
+        statements = list(before)
         if rows:
             columns = list(zip(*rows, strict=True))
             literals = [_keys_literal(columns[0])]
             literals += [_numbers_literal(column) for column in columns[1:]]
-            sql = f"{sql}; {_PG_UPSERT_ROLLUPS}" if sql else _PG_UPSERT_ROLLUPS
-            params = [*params, run_pk, *literals]
-        if sql:
-            cursor.execute(sql, params)
+            statements.append((_PG_UPSERT_ROLLUPS, [run_pk, *literals]))
+        if statements:
+            cursor.execute(
+                "; ".join(sql for sql, _ in statements),
+                [param for _, params in statements for param in params],
+            )
     elif rows:
         cursor.executemany(_SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in rows])

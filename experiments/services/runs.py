@@ -4,6 +4,7 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -25,10 +26,12 @@ from experiments.models import (
     RunModelInput,
     RunModelOutput,
     RunTag,
+    Workspace,
 )
 from experiments.names import random_run_name
+from experiments.selectors.runs import runs_in
 from experiments.services.deletion import purge_blocks_restore
-from experiments.services.metrics import MetricRow, metrics_insert
+from experiments.services.metrics import MetricColumns, MetricRow, metrics_insert
 from experiments.validation import (
     INT64_MAX,
     INT64_MIN,
@@ -61,6 +64,22 @@ class MetricPoint(NamedTuple):
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricPoints:
+    """Plain metric points (no model or dataset) column by column, as log-batch reads them."""
+
+    keys: list[str]
+    values: list[float]
+    timestamps: list[int]
+    steps: list[int]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def points(self) -> list[MetricPoint]:
+        return list(map(MetricPoint, self.keys, self.values, self.timestamps, self.steps))
 
 
 class DatasetSpec(NamedTuple):
@@ -231,6 +250,32 @@ def _metric_rows(metrics: Sequence[MetricPoint]) -> list[MetricRow]:
     return rows
 
 
+def _checked_columns(metrics: MetricPoints) -> MetricColumns:
+    """_metric_rows for points given column by column: each check runs over a whole column,
+    and anything it refuses goes through _metric_rows for the error message."""
+    keys, timestamps, steps = metrics.keys, metrics.timestamps, metrics.steps
+    try:
+        for key in set(keys):
+            validate_key(key)
+    except InvalidInput:
+        _metric_rows(metrics.points())
+        raise
+    if not (
+        min(steps) >= INT64_MIN
+        and max(steps) <= INT64_MAX
+        and min(timestamps) >= 0
+        and max(timestamps) <= INT64_MAX
+    ):
+        _metric_rows(metrics.points())
+    values = metrics.values
+    total = sum(values)
+    if total == total:  # no NaN (an infinity minus an infinity would also say NaN)
+        return MetricColumns(keys, timestamps, steps, values, [False] * len(keys))
+    nans = [value != value for value in values]
+    values = [0.0 if nan else value for value, nan in zip(values, nans, strict=True)]
+    return MetricColumns(keys, timestamps, steps, values, nans)
+
+
 def _model_metric_objects(run: Run, metrics: Sequence[MetricPoint]) -> list[LoggedModelMetric]:
     model_ids = {m.model_id for m in metrics if m.model_id}
     if not model_ids:
@@ -310,6 +355,9 @@ def run_lock_for_ingest(run: Run) -> None:
     deletion (which locks the row FOR UPDATE) wait for this transaction: metric history has no
     foreign-key constraint to do it (see Metric). Call inside a transaction.
     """
+    if run.held_for_ingest:
+        _require_active(run)
+        return
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -322,10 +370,29 @@ def run_lock_for_ingest(run: Run) -> None:
     _require_active(run)
 
 
+def run_hold_for_ingest(*, workspace: Workspace, run_id: str) -> Run:
+    """The run, read and held as run_lock_for_ingest holds it, in one query (a log-batch
+    request pays for each round trip). Call inside the transaction that logs to it.
+
+    The run's experiment is not loaded.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("run_hold_for_ingest needs a transaction to hold the run in.")
+    sql, params = runs_in(workspace=workspace).filter(uuid=run_id).query.sql_with_params()
+    if connection.vendor == "postgresql":
+        sql += f" FOR KEY SHARE OF {Run._meta.db_table}"
+    run = next(iter(Run.objects.raw(sql, params)), None)
+    if run is None:
+        raise NotFound(f"Run with id={run_id} not found")
+    run.workspace = workspace
+    run.held_for_ingest = True
+    return run
+
+
 def run_log_batch(
     *,
     run: Run,
-    metrics: Sequence[MetricPoint] = (),
+    metrics: Sequence[MetricPoint] | MetricPoints = (),
     params: Sequence[tuple[str, str]] = (),
     tags: Sequence[tuple[str, str]] = (),
 ) -> None:
@@ -335,7 +402,12 @@ def run_log_batch(
     """
     validate_batch_limits(len(metrics), len(params), len(tags))
     _require_active(run)
-    rows = _metric_rows(metrics)
+    if isinstance(metrics, MetricPoints):
+        rows: Sequence[MetricRow] | MetricColumns = _checked_columns(metrics) if metrics else []
+        model_metrics = []
+    else:
+        rows = _metric_rows(metrics)
+        model_metrics = _model_metric_objects(run, metrics)
     param_keys = Counter(key for key, _ in params)
     if duplicates := sorted(key for key, count in param_keys.items() if count > 1):
         raise InvalidInput(
@@ -347,7 +419,6 @@ def run_log_batch(
         validate_key(key, f"params[{index}].key")
         checked_params[key] = _truncate(value, MAX_PARAM_VAL_LENGTH)
     checked_tags = _checked_tags(tags)
-    model_metrics = _model_metric_objects(run, metrics)
     # No savepoint: nothing here recovers from a failed statement, and the MLflow endpoint
     # already runs this in a transaction (a savepoint would cost two more round trips).
     with transaction.atomic(savepoint=False):

@@ -7,6 +7,7 @@ as another client (or an older mlflow) could send them.
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import mlflow
@@ -228,3 +229,51 @@ def test_history_pages_have_no_gaps_or_repeats(
     )
     assert too_many.status_code == 400
     assert too_many.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_unusual_but_valid_metrics_are_stored_like_plain_ones(
+    tracking: str, client: MlflowClient, run_id: str
+) -> None:
+    """Batches of plain points are read a column at a time; integers for values, missing steps
+    and NaN literals (Python's json.dumps writes them) must come out as point by point."""
+    # given
+    body = json.dumps(
+        {
+            "run_id": run_id,
+            "metrics": [
+                {"key": "int", "value": 3, "timestamp": 10},
+                {"key": "int", "value": -(2**53), "timestamp": 11, "step": 1},
+                {"key": "nan", "value": float("nan"), "timestamp": 12, "step": 0},
+                {"key": "nan", "value": float("inf"), "timestamp": 13, "step": 1},
+            ],
+        }
+    )
+    # when
+    response = requests.post(
+        f"{tracking}/api/2.0/mlflow/runs/log-batch",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    # then
+    assert response.status_code == 200, response.text
+    ints = client.get_metric_history(run_id, "int")
+    assert [(m.value, m.step) for m in ints] == [(3.0, 0), (float(-(2**53)), 1)]
+    nans = client.get_metric_history(run_id, "nan")
+    assert math.isnan(nans[0].value)
+    assert nans[1].value == float("inf")
+    assert client.get_run(run_id).data.metrics == {"int": float(-(2**53)), "nan": float("inf")}
+
+
+def test_a_metric_without_a_step_keeps_its_model(client: MlflowClient, run_id: str) -> None:
+    model = client.create_logged_model("0", name="m", source_run_id=run_id)
+    response = requests.post(
+        f"{client.tracking_uri}/api/2.0/mlflow/runs/log-batch",
+        json={
+            "run_id": run_id,
+            "metrics": [{"key": "acc", "value": 0.5, "timestamp": 1, "model_id": model.model_id}],
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert [m.key for m in client.get_logged_model(model.model_id).metrics] == ["acc"]
