@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from experiments.choices import ContainerState, DeletionKind, Role
 from experiments.errors import NotFound, PermissionDenied
@@ -37,34 +41,32 @@ class Principal:
 
 
 def authenticate_secret(secret: str) -> Principal | None:
-    """The principal of an API key or tracking token, or None if unknown, expired or revoked."""
+    """The principal of an API key or tracking token, or None if unknown, expired or revoked.
+
+    Every MLflow call starts here, so the lookups are written out in SQL: compiling them with
+    the ORM cost twice what running them does (0.6 ms a call).
+    """
     if not secret:
         return None
     digest = hashlib.sha256(secret.encode()).hexdigest()
     now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
     if secret.startswith("ptt_"):
-        token = (
-            TrackingToken.objects.select_related("user", "api_key")
-            .filter(token_hash=digest, revoked_at__isnull=True, expires_at__gt=now)
-            .first()
-        )
-        if token is None or not token.user.is_active:
+        row = _fetch_one(_TOKEN_SQL, [digest, at, at])
+        if row is None:
             return None
-        key = token.api_key
-        if key is not None and (key.revoked_at or (key.expires_at and key.expires_at <= now)):
-            return None
-        return Principal(token.user, token.workspace_id)
-    key = (
-        ApiKey.objects.select_related("user")
-        .filter(key_hash=digest, revoked_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .first()
-    )
-    if key is None or not key.user.is_active:
+        workspace_id, *user = row
+        return _active(Principal(_user(user), workspace_id))
+    row = _fetch_one(_KEY_SQL, [digest, at])
+    if row is None:
         return None
-    if key.last_used_at is None or key.last_used_at < now - _LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return Principal(key.user, api_key_id=key.pk)
+    key_id, last_used_at, *user = row
+    principal = _active(Principal(_user(user), api_key_id=key_id))
+    if principal is not None:
+        last_used = _as_datetime(last_used_at)
+        if last_used is None or last_used < now - _LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key_id).update(last_used_at=now)
+    return principal
 
 
 def role_on_workspace(user: AbstractBaseUser | AnonymousUser, workspace: Workspace) -> Role | None:
@@ -73,12 +75,64 @@ def role_on_workspace(user: AbstractBaseUser | AnonymousUser, workspace: Workspa
         return None
     if user.is_superuser:
         return Role.OWNER
-    roles = RoleAssignment.objects.filter(
-        Q(workspace_id=workspace.pk) | Q(resource_group_id=workspace.resource_group_id),
-        user_id=user.pk,
-    ).values_list("role", flat=True)
-    held = [Role(role) for role in roles]
+    with connection.cursor() as cursor:
+        cursor.execute(_ROLE_SQL, [user.pk, workspace.pk, workspace.resource_group_id])
+        held = [Role(role) for (role,) in cursor.fetchall()]
     return max(held, key=lambda role: role.rank) if held else None
+
+
+# What a request needs of its user, in the model's field order (as Model.from_db takes them);
+# other fields load on first use.
+_USER_FIELDS = tuple(
+    field.attname
+    for field in get_user_model()._meta.concrete_fields
+    if field.attname in {"id", "username", "is_active", "is_superuser"}
+)
+_USER_COLUMNS = ", ".join(f"u.{name}" for name in _USER_FIELDS)
+_USER_TABLE = get_user_model()._meta.db_table
+_KEY_SQL = (
+    f"SELECT k.id, k.last_used_at, {_USER_COLUMNS} "
+    f"FROM {ApiKey._meta.db_table} k JOIN {_USER_TABLE} u ON u.id = k.user_id "
+    "WHERE k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)"
+)
+# A token dies with the API key it was minted from.
+_TOKEN_SQL = (
+    f"SELECT t.workspace_id, {_USER_COLUMNS} "
+    f"FROM {TrackingToken._meta.db_table} t JOIN {_USER_TABLE} u ON u.id = t.user_id "
+    f"LEFT JOIN {ApiKey._meta.db_table} k ON k.id = t.api_key_id "
+    "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND (k.id IS NULL "
+    "OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)))"
+)
+_ROLE_SQL = (
+    f"SELECT role FROM {RoleAssignment._meta.db_table} "
+    "WHERE user_id = %s AND (workspace_id = %s OR resource_group_id = %s)"
+)
+
+
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    """A timestamp column as read raw: SQLite gives UTC without a zone (or as text)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _user(values: list[Any]) -> AbstractBaseUser:
+    user = get_user_model().from_db(connection.alias, _USER_FIELDS, values)
+    # SQLite hands booleans over as integers.
+    user.is_active, user.is_superuser = bool(user.is_active), bool(user.is_superuser)
+    return user
+
+
+def _active(principal: Principal) -> Principal | None:
+    return principal if principal.user.is_active else None
 
 
 def group_role(user: AbstractBaseUser | AnonymousUser, group: ResourceGroup) -> Role | None:

@@ -62,6 +62,38 @@ def test_invalid_credentials_get_401(uri: str, token: str) -> None:
     assert response.json()["error_code"] == "UNAUTHENTICATED"
 
 
+def test_a_key_records_when_it_was_last_used(uri: str, owner: User, api_key: str) -> None:
+    key = ApiKey.objects.get(user=owner)
+    assert key.last_used_at is None
+    assert _get(f"{uri}/api/2.0/mlflow/experiments/get", api_key, experiment_id="0").ok
+    key.refresh_from_db()
+    assert timezone.now() - key.last_used_at < timedelta(seconds=30)
+    # Within a minute the record is not written again; after it, it is.
+    used = timezone.now() - timedelta(seconds=20)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=used)
+    assert _get(f"{uri}/api/2.0/mlflow/experiments/get", api_key, experiment_id="0").ok
+    key.refresh_from_db()
+    assert key.last_used_at == used
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=used - timedelta(minutes=5))
+    assert _get(f"{uri}/api/2.0/mlflow/experiments/get", api_key, experiment_id="0").ok
+    key.refresh_from_db()
+    assert timezone.now() - key.last_used_at < timedelta(seconds=30)
+
+
+def test_a_deactivated_user_is_refused_with_any_token(
+    uri: str, owner: User, api_key: str, workspace: Workspace
+) -> None:
+    _token, tracking = tracking_token_create(user=owner, workspace=workspace)
+    for secret in (api_key, tracking):
+        assert _get(f"{uri}/api/2.0/mlflow/experiments/get", secret, experiment_id="0").ok
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    for secret in (api_key, tracking):
+        response = _get(f"{uri}/api/2.0/mlflow/experiments/get", secret, experiment_id="0")
+        assert response.status_code == 401
+        assert response.json()["error_code"] == "UNAUTHENTICATED"
+
+
 def test_server_info_needs_no_credentials(uri: str) -> None:
     response = _get(f"{uri}/api/3.0/mlflow/server-info", None)
     assert response.status_code == 200
