@@ -2,9 +2,10 @@
 
 A series that fits the point budget is read as stored. A longer one is read from its rollups
 (min/max summaries per bucket of 2**level steps, kept at ingest): the finest level with at
-most max_points/2 buckets gives each bucket's lowest and highest point, so spikes survive,
-plus the first and last points. Reading 20 series of 100,000 points this way reads about
-20,000 summary rows instead of 2,000,000 points.
+most _MERGE_FACTOR summaries per wanted bucket (max_points/2 of them) is read and merged down
+to the wanted buckets, each keeping its lowest and highest point, so spikes survive, plus the
+first and last points. Reading 20 series of 100,000 points this way reads 62,500 summary rows
+instead of 2,000,000 points.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from io import BytesIO
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from django.db.models import Max, Min, Q, Sum
+from django.db import connections
+from django.db.models import Max, Min, Q, QuerySet, Sum
 
 from experiments.downsampling import MinMaxBuckets
 from experiments.models import Metric, MetricRollup, Run
@@ -137,11 +140,54 @@ def _streamed_by_time(run_pk: int, key: str, extent: _Extent, max_points: int) -
     return _sorted_series(run_pk, kept.x.astype(np.int64), kept.y, extent.count)
 
 
-def _grouped(rows: list[tuple[Any, ...]]) -> dict[int, npt.NDArray[np.float64]]:
+# PostgreSQL's binary COPY: a signature, flags and a header extension, then per row a field
+# count and each field's length and bytes, then a trailer of -1.
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _numbers(queryset: QuerySet[Any], *fields: str) -> npt.NDArray[np.float64]:
+    """`fields` of the queryset's rows (numeric, never NULL) as an array of shape (rows, fields).
+
+    On PostgreSQL the rows arrive by binary COPY as float8: a chart reads tens of thousands of
+    summary rows, and turning each number into text on the server and back into a Python
+    object here cost more than the query (62,500 rollup rows: 180 ms against 30 ms).
+    """
+    rows = queryset.order_by().values_list(*fields)
+    connection = connections[rows.db]
+    if connection.vendor != "postgresql":
+        return np.array(list(rows), dtype=np.float64).reshape(-1, len(fields))
+    sql, params = rows.query.sql_with_params()
+    names = [f"c{index}" for index in range(len(fields))]
+    select = ", ".join(f"{name}::float8" for name in names)
+    copy = f"COPY (SELECT {select} FROM ({sql}) AS q({', '.join(names)})) TO STDOUT (FORMAT binary)"
+    buffer = BytesIO()
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.copy_expert(cursor.mogrify(copy, params).decode(), buffer)
+    return _binary_copy_rows(buffer.getbuffer(), len(fields))
+
+
+def _binary_copy_rows(data: memoryview, width: int) -> npt.NDArray[np.float64]:
+    """The float8 fields of a binary COPY, each row `width` fields of 8 bytes."""
+    if bytes(data[:11]) != _COPY_SIGNATURE:
+        raise ValueError("not a binary COPY stream")
+    extension = int.from_bytes(data[15:19], "big")
+    layout = [("fields", ">i2")]
+    for index in range(width):
+        layout += [(f"length{index}", ">i4"), (f"value{index}", ">f8")]
+    records = np.frombuffer(data[19 + extension : -2], dtype=np.dtype(layout))
+    lengths_ok = all((records[f"length{index}"] == 8).all() for index in range(width))
+    if not lengths_ok or (records["fields"] != width).any():
+        raise ValueError("a binary COPY row is not all float8 (a NULL?)")
+    array = np.empty((len(records), width), dtype=np.float64)
+    for index in range(width):
+        array[:, index] = records[f"value{index}"]
+    return array
+
+
+def _grouped(array: npt.NDArray[np.float64]) -> dict[int, npt.NDArray[np.float64]]:
     """Rows of (run pk, numbers...) as one float array per run (steps and ms times fit)."""
-    if not rows:
+    if not len(array):
         return {}
-    array = np.array(rows, dtype=np.float64)
     runs = array[:, 0].astype(np.int64)
     order = np.argsort(runs, kind="stable")
     array, runs = array[order], runs[order]
@@ -180,10 +226,11 @@ def metric_series(
     whole = [pk for pk, extent in extents.items() if extent.count <= max_points]
     result: dict[int, Series] = {}
     if whole:
-        rows = list(
-            Metric.objects.filter(run_id__in=whole, key=key, is_nan=False)
-            .order_by()
-            .values_list("run_id", x_field, "value")
+        rows = _numbers(
+            Metric.objects.filter(run_id__in=whole, key=key, is_nan=False),
+            "run_id",
+            x_field,
+            "value",
         )
         for run_pk, array in _grouped(rows).items():
             result[run_pk] = _sorted_series(
@@ -202,18 +249,15 @@ def metric_series(
         for level in set(pending.values()):
             chosen |= Q(level=level, run_id__in=[pk for pk, lv in pending.items() if lv == level])
         fetched = _grouped(
-            list(
-                MetricRollup.objects.filter(chosen, key=key)
-                .order_by()
-                .values_list(
-                    "run_id",
-                    "min_value",
-                    f"min_{kind}",
-                    "max_value",
-                    f"max_{kind}",
-                    "bucket",
-                    "count",
-                )
+            _numbers(
+                MetricRollup.objects.filter(chosen, key=key),
+                "run_id",
+                "min_value",
+                f"min_{kind}",
+                "max_value",
+                f"max_{kind}",
+                "bucket",
+                "count",
             )
         )
         retry: dict[int, int] = {}
@@ -235,12 +279,9 @@ def metric_series(
         )
     first_x, last_x = ("first_timestamp", "last_timestamp") if by_time else ("step_lo", "step_hi")
     boundaries = _grouped(
-        list(
-            MetricRollup.objects.filter(ends, key=key)
-            .order_by()
-            .values_list(
-                "run_id", "step_lo", "step_hi", "first_value", first_x, "last_value", last_x
-            )
+        _numbers(
+            MetricRollup.objects.filter(ends, key=key),
+            *("run_id", "step_lo", "step_hi", "first_value", first_x, "last_value", last_x),
         )
     )
     for run_pk, array in summaries.items():

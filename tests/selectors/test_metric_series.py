@@ -101,3 +101,30 @@ def test_a_series_whose_fine_level_misses_sparse_batches_is_read_coarser() -> No
     assert kept[7_777] == 25.0
     assert kept[sparse_steps[500]] == -20.0
     assert kept[59_960] == 0.5
+
+
+def test_numbers_read_exactly_what_is_stored() -> None:
+    """Rows read as arrays (by binary COPY on PostgreSQL) equal the ORM's values: infinities,
+    extreme floats and large integers included."""
+    from experiments.models import Metric
+    from experiments.selectors.metrics import _numbers
+
+    run = make_run(make_experiment(make_workspace()))
+    values = [float("inf"), float("-inf"), -0.0, 5e-324, 1.7976931348623157e308, 1 / 3]
+    log(run, [MetricPoint("m", v, T0 + i, 2**52 + i) for i, v in enumerate(values)])
+    rows = Metric.objects.filter(run_id=run.pk, key="m").order_by("step")
+
+    array = _numbers(rows, "run_id", "step", "timestamp", "value")
+    array = array[np.argsort(array[:, 1])]  # rows come in no particular order
+
+    expected = np.array(list(rows.values_list("run_id", "step", "timestamp", "value")), float)
+    assert array.shape == (6, 4)
+    assert np.array_equal(array, expected)
+
+
+def test_an_empty_selection_reads_as_no_rows() -> None:
+    from experiments.models import Metric
+    from experiments.selectors.metrics import _numbers
+
+    array = _numbers(Metric.objects.filter(run_id=-1), "run_id", "value")
+    assert array.shape == (0, 2)
