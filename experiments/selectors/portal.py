@@ -135,26 +135,27 @@ def experiment_search(
     if not text:
         return []
     workspaces = visible_workspaces(user) if workspace is None else [workspace]
+    lowered = text.lower()
+    connection = connections[Experiment.objects.db]
+    if connection.vendor == "postgresql":
+        # The stored lower-cased name, and its trigram index (see Experiment.name_lower).
+        matching, position = Q(name_lower__contains=lowered), StrIndex("name_lower", Value(lowered))
+    else:
+        # SQLite's lower() folds ASCII only: contains_text folds with Python.
+        matching, position = Q(name__contains_text=text), StrIndex(Lower("name"), Value(lowered))
     hits = (
         Experiment.objects.filter(
-            workspace__in=workspaces,
-            lifecycle_stage=LifecycleStage.ACTIVE,
-            name__contains_text=text,
+            matching, workspace__in=workspaces, lifecycle_stage=LifecycleStage.ACTIVE
         )
-        .annotate(
-            pos=StrIndex(Lower("name"), Value(text.lower())),
-            len=Length("name"),
-            activity=LAST_ACTIVITY,
-        )
+        .annotate(pos=position, len=Length("name"), activity=LAST_ACTIVITY)
         .order_by()
         .values("id", "name", "pos", "len", "activity")
     )
     # A broad search ranks thousands of names. Ranked in a subquery of the narrow experiment
     # rows, each name's match position is computed once (PostgreSQL would inline a plain
     # subquery and repeat it: OFFSET 0 keeps it apart), and the workspace and group are joined
-    # to the hits only: 12,500 matches of 100,000 rank in 24 ms instead of 45.
+    # to the hits only: 12,500 matches of 100,000 rank in 14-22 ms instead of 45.
     sql, params = hits.query.sql_with_params()
-    connection = connections[hits.db]
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     ranked = f"""SELECT id FROM ({sql}{fence}) AS hit
         ORDER BY {_CLOSENESS}, len, activity DESC, name, id LIMIT %s"""

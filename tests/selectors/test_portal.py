@@ -64,6 +64,15 @@ def test_wildcards_are_plain_text() -> None:
     assert names("   ") == []
 
 
+def test_case_is_ignored_beyond_ascii() -> None:
+    workspace = make_workspace()
+    make_experiment(workspace, "ÉCOLE-Ümlaut-run")
+    make_experiment(workspace, "ecole-plain")
+    assert names("école") == ["ÉCOLE-Ümlaut-run"]
+    assert names("ümlaut") == ["ÉCOLE-Ümlaut-run"]
+    assert names("ECOLE") == ["ecole-plain"]
+
+
 def test_scoped_to_a_workspace() -> None:
     first, second = make_workspace(), make_workspace()
     make_experiment(first, "shared-name")
