@@ -149,8 +149,9 @@ def _numbers(queryset: QuerySet[Any], *fields: str) -> npt.NDArray[np.float64]:
     """`fields` of the queryset's rows (numeric, never NULL) as an array of shape (rows, fields).
 
     On PostgreSQL the rows arrive by binary COPY as float8: a chart reads tens of thousands of
-    summary rows, and turning each number into text on the server and back into a Python
-    object here cost more than the query (62,500 rollup rows: 180 ms against 30 ms).
+    summary rows, and turning each number into text on the server, then into a Python object
+    here, cost several times the query (62,500 rollup rows: about 210 ms, against 90 ms by
+    COPY, of which the query is 22 ms).
     """
     rows = queryset.order_by().values_list(*fields)
     connection = connections[rows.db]
@@ -281,7 +282,13 @@ def metric_series(
     boundaries = _grouped(
         _numbers(
             MetricRollup.objects.filter(ends, key=key),
-            *("run_id", "step_lo", "step_hi", "first_value", first_x, "last_value", last_x),
+            "run_id",
+            "step_lo",
+            "step_hi",
+            "first_value",
+            first_x,
+            "last_value",
+            last_x,
         )
     )
     for run_pk, array in summaries.items():
