@@ -119,6 +119,32 @@ def _with_run_counts(experiments: Sequence[Experiment], query: str = "") -> list
 # a prefix (1), the start of a word (2), anywhere (3).
 _CLOSENESS = """CASE WHEN pos = 1 THEN CASE WHEN len = %s THEN 0 ELSE 1 END
     WHEN SUBSTR(name, pos - 1, 1) IN (' ', '-', '_', '.', '/', ':') THEN 2 ELSE 3 END"""
+# What a hit shows of its experiment, workspace and group, in each model's field order (as
+# Model.from_db takes them); other fields load on first use.
+_HIT_FIELDS = (
+    "id",
+    "workspace_id",
+    "name",
+    "is_default",
+    "lifecycle_stage",
+    "creation_time",
+    "last_update_time",
+    "last_run_time",
+)
+_HIT_WORKSPACE_FIELDS = ("id", "resource_group_id", "name", "state")
+_HIT_GROUP_FIELDS = ("id", "name", "state")
+_HITS_SQL = (
+    f"SELECT {', '.join(f'e.{name}' for name in _HIT_FIELDS)}, "
+    f"{', '.join(f'w.{name}' for name in _HIT_WORKSPACE_FIELDS)}, "
+    f"{', '.join(f'g.{name}' for name in _HIT_GROUP_FIELDS)}, "
+    f"(SELECT COUNT(*) FROM {Run._meta.db_table} r "
+    "WHERE r.experiment_id = e.id AND r.lifecycle_stage = %s) "
+    "FROM ({ranked}) AS top "
+    f"JOIN {Experiment._meta.db_table} e ON e.id = top.id "
+    f"JOIN {Workspace._meta.db_table} w ON w.id = e.workspace_id "
+    f"JOIN {ResourceGroup._meta.db_table} g ON g.id = w.resource_group_id "
+    "ORDER BY top.closeness, top.len, top.activity DESC, top.name, top.id"
+)
 
 
 def experiment_search(
@@ -143,7 +169,7 @@ def experiment_search(
     else:
         # SQLite's lower() folds ASCII only: contains_text folds with Python.
         matching, position = Q(name__contains_text=text), StrIndex(Lower("name"), Value(lowered))
-    hits = (
+    matches = (
         Experiment.objects.filter(
             matching, workspace__in=workspaces, lifecycle_stage=LifecycleStage.ACTIVE
         )
@@ -153,17 +179,35 @@ def experiment_search(
     )
     # A broad search ranks thousands of names. Ranked in a subquery of the narrow experiment
     # rows, each name's match position is computed once (PostgreSQL would inline a plain
-    # subquery and repeat it: OFFSET 0 keeps it apart), and the workspace and group are joined
-    # to the hits only: 12,500 matches of 100,000 rank in 14-22 ms instead of 45.
-    sql, params = hits.query.sql_with_params()
+    # subquery and repeat it: OFFSET 0 keeps it apart). Only the hits are then joined to
+    # their workspace and group and have their runs counted, in the same statement: 12,500
+    # matches of 100,000 take 14-24 ms instead of 45, and the page one query instead of three.
+    sql, params = matches.query.sql_with_params()
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-    ranked = f"""SELECT id FROM ({sql}{fence}) AS hit
-        ORDER BY {_CLOSENESS}, len, activity DESC, name, id LIMIT %s"""
+    ranked = (
+        f"SELECT id, name, len, activity, {_CLOSENESS} AS closeness FROM ({sql}{fence}) AS hit "
+        "ORDER BY closeness, len, activity DESC, name, id LIMIT %s"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(ranked, [*params, len(text), limit])
-        ids = [row[0] for row in cursor.fetchall()]
-    found = Experiment.objects.select_related("workspace__resource_group").in_bulk(ids)
-    return _with_run_counts([found[pk] for pk in ids], text)
+        cursor.execute(
+            _HITS_SQL.format(ranked=ranked),
+            [LifecycleStage.ACTIVE.value, len(text), *params, limit],
+        )
+        rows = cursor.fetchall()
+    return [_hit(connection.alias, row, text) for row in rows]
+
+
+def _hit(alias: str, row: tuple[Any, ...], query: str) -> ExperimentHit:
+    """An ExperimentHit from a row of _HITS_SQL."""
+    split, end = len(_HIT_FIELDS), len(_HIT_FIELDS) + len(_HIT_WORKSPACE_FIELDS)
+    values = list(row[:split])
+    values[_HIT_FIELDS.index("is_default")] = bool(values[_HIT_FIELDS.index("is_default")])
+    experiment = Experiment.from_db(alias, _HIT_FIELDS, values)
+    experiment.workspace = Workspace.from_db(alias, _HIT_WORKSPACE_FIELDS, row[split:end])
+    experiment.workspace.resource_group = ResourceGroup.from_db(
+        alias, _HIT_GROUP_FIELDS, row[end:-1]
+    )
+    return ExperimentHit(experiment, row[-1], _name_parts(experiment.name, query))
 
 
 def experiments_page(

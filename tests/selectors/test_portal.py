@@ -10,6 +10,7 @@ from experiments.errors import InvalidInput
 from experiments.models import Experiment, ResourceGroup, Workspace
 from experiments.selectors.portal import experiment_search, visible_workspaces
 from experiments.services.experiments import experiment_delete
+from experiments.services.runs import run_delete
 from tests.factories import make_experiment, make_group, make_run, make_workspace
 
 pytestmark = pytest.mark.django_db
@@ -47,8 +48,10 @@ def test_hits_tell_workspace_run_count_last_run_and_match() -> None:
     experiment = make_experiment(workspace, "Vision-ResNet")
     make_run(experiment, start_time=5_000)
     make_run(experiment, start_time=3_000)
+    run_delete(run=make_run(experiment, start_time=1_000))  # not counted
     (hit,) = experiment_search(user=USER, query="resnet")
     assert hit.workspace == workspace
+    assert hit.workspace.resource_group == workspace.resource_group
     assert hit.run_count == 2
     assert hit.experiment.last_run_time == 5_000
     assert hit.name_parts == ("Vision-", "ResNet", "")
@@ -112,10 +115,10 @@ def test_run_create_keeps_the_newest_run_start() -> None:
 def test_search_query_count_does_not_grow_with_hits(django_assert_num_queries) -> None:  # noqa: ANN001
     workspace = make_workspace()
     make_run(make_experiment(workspace, "one-exp"))
-    # the ranked ids, the hits with their workspace and group, their run counts
-    with django_assert_num_queries(3):
+    # the hits ranked, with their workspace, group and run count
+    with django_assert_num_queries(1):
         experiment_search(user=USER, query="one-exp")
     for index in range(5):
         make_run(make_experiment(workspace, f"many-exp-{index}"))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(1):
         assert len(experiment_search(user=USER, query="exp")) == 6
