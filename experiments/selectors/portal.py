@@ -131,6 +131,7 @@ _HIT_FIELDS = (
     "last_update_time",
     "last_run_time",
 )
+_IS_DEFAULT = _HIT_FIELDS.index("is_default")  # SQLite gives 0 or 1
 _HIT_WORKSPACE_FIELDS = ("id", "resource_group_id", "name", "state")
 _HIT_GROUP_FIELDS = ("id", "name", "state")
 _HITS_SQL = (
@@ -181,7 +182,7 @@ def experiment_search(
     # rows, each name's match position is computed once (PostgreSQL would inline a plain
     # subquery and repeat it: OFFSET 0 keeps it apart). Only the hits are then joined to
     # their workspace and group and have their runs counted, in the same statement: 12,500
-    # matches of 100,000 take 14-24 ms instead of 45, and the page one query instead of three.
+    # matches of 100,000 take 14-24 ms instead of 45, in one query instead of three.
     sql, params = matches.query.sql_with_params()
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     ranked = (
@@ -201,7 +202,7 @@ def _hit(alias: str, row: tuple[Any, ...], query: str) -> ExperimentHit:
     """An ExperimentHit from a row of _HITS_SQL."""
     split, end = len(_HIT_FIELDS), len(_HIT_FIELDS) + len(_HIT_WORKSPACE_FIELDS)
     values = list(row[:split])
-    values[_HIT_FIELDS.index("is_default")] = bool(values[_HIT_FIELDS.index("is_default")])
+    values[_IS_DEFAULT] = bool(values[_IS_DEFAULT])
     experiment = Experiment.from_db(alias, _HIT_FIELDS, values)
     experiment.workspace = Workspace.from_db(alias, _HIT_WORKSPACE_FIELDS, row[split:end])
     experiment.workspace.resource_group = ResourceGroup.from_db(
