@@ -3,44 +3,15 @@ reach Deleted, with a real Celery worker doing the work."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from django.db import connections
 
 from experiments.models import DeletionJob, ResourceGroup
 from tests.browser.session import sign_in_browser
 from tests.factories import make_group, make_rich_run, make_workspace, seed_runs
 from tests.snapshots import ids_of, leftovers
 from tests.workers import CeleryWorker
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page()
-        browser.close()
-        # While Playwright's loop runs, Django keeps this thread's queries on a connection of
-        # their own; close it here or it outlives the test database.
-        connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)
