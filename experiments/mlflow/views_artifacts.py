@@ -7,11 +7,11 @@ model of the addressed workspace, or nothing is read or written.
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Any
 
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest
 
+from experiments.downloads import artifact_file_response
 from experiments.errors import NotFound
 from experiments.mlflow.endpoint import endpoint
 from experiments.mlflow.errors import MlflowError
@@ -22,12 +22,9 @@ from experiments.services.artifacts import (
     ArtifactLocation,
     artifact_delete,
     artifact_listing,
-    artifact_open,
     artifact_write,
     clean_relative_path,
 )
-
-DOWNLOAD_BLOCK = 1024 * 1024
 
 
 def resolve_location(workspace: Workspace, raw_path: str) -> ArtifactLocation:
@@ -56,21 +53,6 @@ def resolve_location(workspace: Workspace, raw_path: str) -> ArtifactLocation:
     raise NotFound(f"No artifact location '{path}' on this server.")
 
 
-def _download(location: ArtifactLocation) -> FileResponse:
-    handle, size = artifact_open(location=location)
-    filename = location.relative.rsplit("/", 1)[-1]
-    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    response = FileResponse(
-        handle, content_type=content_type, as_attachment=True, filename=filename
-    )
-    response.block_size = DOWNLOAD_BLOCK
-    response["Content-Length"] = str(size)
-    # Uploaded files are never rendered by the portal's origin.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    return response
-
-
 @endpoint("GET", "PUT", "DELETE", write=True, atomic=False)
 def artifact(request: HttpRequest, workspace: Workspace, artifact_path: str) -> Any:
     if request.META.get("QUERY_STRING"):
@@ -80,7 +62,7 @@ def artifact(request: HttpRequest, workspace: Workspace, artifact_path: str) -> 
         )
     location = resolve_location(workspace, artifact_path)
     if request.method == "GET":
-        return _download(location)
+        return artifact_file_response(location, attachment=True)
     if request.method == "PUT":
         artifact_write(location=location, stream=request)
         return {}

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import mimetypes
 import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
 from experiments.choices import LifecycleStage
+from experiments.downloads import artifact_file_response
 from experiments.errors import InvalidInput, NotFound
 from experiments.models import Run, RunTag, Workspace
 from experiments.selectors.logged_models import logged_models_in
@@ -35,7 +35,6 @@ JSON_MAX_BYTES = 2 * 1024 * 1024
 CSV_HEAD_BYTES = 1024 * 1024
 CSV_MAX_ROWS = 100
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
-DOWNLOAD_BLOCK = 1024 * 1024
 CHILDREN_SHOWN = 100
 NOTE_TAG = "mlflow.note.content"
 
@@ -199,21 +198,6 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
     return [(part, "/".join(parts[: index + 1])) for index, part in enumerate(parts)]
 
 
-def _file_response(location: ArtifactLocation, *, attachment: bool) -> FileResponse:
-    handle, size = artifact_open(location=location)
-    filename = posixpath.basename(location.relative)
-    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    response = FileResponse(
-        handle, content_type=content_type, as_attachment=attachment, filename=filename
-    )
-    response.block_size = DOWNLOAD_BLOCK
-    response["Content-Length"] = str(size)
-    # Uploaded files are never interpreted by the portal's origin (an SVG with a script, say).
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    return response
-
-
 @page
 def run_artifact_download(
     request: HttpRequest, group: str, workspace: str, run_id: str
@@ -222,7 +206,7 @@ def run_artifact_download(
     path = clean_relative_path(request.GET.get("path", ""))
     if not path:
         raise InvalidInput("Name a file to download with ?path=.")
-    return _file_response(ArtifactLocation(run.artifact_prefix, path), attachment=True)
+    return artifact_file_response(ArtifactLocation(run.artifact_prefix, path), attachment=True)
 
 
 @page
@@ -237,4 +221,4 @@ def run_artifact_raw(request: HttpRequest, group: str, workspace: str, run_id: s
     handle.close()
     if size > IMAGE_MAX_BYTES:
         raise TooLarge(f"The image is {filesizeformat(size)}; download it instead.")
-    return _file_response(location, attachment=False)
+    return artifact_file_response(location, attachment=False)
