@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Count, Max, Q, QuerySet, Value
-from django.db.models.functions import Length, Lower, StrIndex
+from django.db.models import Count, F, Func, Max, Q, QuerySet, Value
+from django.db.models.functions import Length, StrIndex
 
 from experiments.choices import ContainerState, LifecycleStage
 from experiments.errors import InvalidInput, NotFound
+from experiments.lookups import SQLITE_LOWER
 from experiments.models import (
     Experiment,
     LatestMetric,
@@ -161,18 +162,27 @@ def experiment_search(
         raise InvalidInput(f"The search text is too long (at most {SEARCH_MAX_LENGTH} characters).")
     if not text:
         return []
-    workspaces = visible_workspaces(user) if workspace is None else [workspace]
+    # The visible workspaces as a list of ids rather than a subquery: a broad search filters
+    # thousands of matches by it, and an IN list costs less per row than a semi-join.
+    workspaces = (
+        list(visible_workspaces(user).values_list("id", flat=True))
+        if workspace is None
+        else [workspace.pk]
+    )
+    if not workspaces:
+        return []
     lowered = text.lower()
     connection = connections[Experiment.objects.db]
     if connection.vendor == "postgresql":
         # The stored lower-cased name, and its trigram index (see Experiment.name_lower).
         matching, position = Q(name_lower__contains=lowered), StrIndex("name_lower", Value(lowered))
     else:
-        # SQLite's lower() folds ASCII only: contains_text folds with Python.
-        matching, position = Q(name__contains_text=text), StrIndex(Lower("name"), Value(lowered))
+        # SQLite's lower() folds ASCII only: contains_text and the position fold with Python.
+        matching = Q(name__contains_text=text)
+        position = StrIndex(Func(F("name"), function=SQLITE_LOWER), Value(lowered))
     matches = (
         Experiment.objects.filter(
-            matching, workspace__in=workspaces, lifecycle_stage=LifecycleStage.ACTIVE
+            matching, workspace_id__in=workspaces, lifecycle_stage=LifecycleStage.ACTIVE
         )
         .annotate(pos=position, len=Length("name"), activity=LAST_ACTIVITY)
         .order_by()
@@ -182,7 +192,7 @@ def experiment_search(
     # rows, each name's match position is computed once (PostgreSQL would inline a plain
     # subquery and repeat it: OFFSET 0 keeps it apart). Only the hits are then joined to
     # their workspace and group and have their runs counted, in the same statement: 12,500
-    # matches of 100,000 take 14-24 ms instead of 45, in one query instead of three.
+    # matches of 100,000 take 14-24 ms instead of 45, in two queries instead of four.
     sql, params = matches.query.sql_with_params()
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     ranked = (

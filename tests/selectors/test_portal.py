@@ -76,6 +76,19 @@ def test_case_is_ignored_beyond_ascii() -> None:
     assert names("ECOLE") == ["ecole-plain"]
 
 
+def test_closeness_beyond_ascii() -> None:
+    workspace = make_workspace()
+    make_experiment(workspace, "zz-Über-eval")
+    make_experiment(workspace, "Über-training-run")
+    # a prefix ranks before a word start, also where only a non-ASCII fold makes it match
+    assert names("über") == ["Über-training-run", "zz-Über-eval"]
+
+
+def test_nothing_visible_finds_nothing() -> None:
+    make_experiment(make_workspace(), "secret-exp")
+    assert experiment_search(user=User(username="outsider"), query="secret") == []
+
+
 def test_scoped_to_a_workspace() -> None:
     first, second = make_workspace(), make_workspace()
     make_experiment(first, "shared-name")
@@ -115,10 +128,10 @@ def test_run_create_keeps_the_newest_run_start() -> None:
 def test_search_query_count_does_not_grow_with_hits(django_assert_num_queries) -> None:  # noqa: ANN001
     workspace = make_workspace()
     make_run(make_experiment(workspace, "one-exp"))
-    # the hits ranked, with their workspace, group and run count
-    with django_assert_num_queries(1):
+    # the visible workspaces; the hits ranked, with their workspace, group and run count
+    with django_assert_num_queries(2):
         experiment_search(user=USER, query="one-exp")
     for index in range(5):
         make_run(make_experiment(workspace, f"many-exp-{index}"))
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         assert len(experiment_search(user=USER, query="exp")) == 6
