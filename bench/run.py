@@ -398,9 +398,16 @@ class Bench:
         results: dict[str, workloads.ReadResult],
         target_text: str,
         check: Callable[[float, float], bool] | None,
+        client_alone: dict[str, float] | None = None,
     ) -> None:
+        """The server's time (HTTP only) is what the target judges. Through the mlflow client
+        each call also pays the client's own reading of the reply, the same whichever server
+        sent it, so the client row can show at most reference / client-alone (written in its
+        target column): on a day when that bound is below the target, no server could pass."""
         ref, portal = results["reference"], results["portal"]
         problems = [] if portal.correct and not portal.detail else ["wrong results"]
+        alone = (client_alone or {}).get("portal")
+        bound = ref.client_seconds / alone if alone else None
         self.rows.append(
             Row(
                 f"{label} (mlflow client)",
@@ -408,8 +415,7 @@ class Bench:
                 ref.client_seconds * 1000,
                 portal.client_seconds * 1000,
                 higher_is_better=False,
-                target=target_text,
-                check=check,
+                target="" if bound is None else f"(any server: at most {bound:.2f}x)",
                 problems=problems,
             )
         )
@@ -420,6 +426,9 @@ class Bench:
                 ref.http_seconds * 1000,
                 portal.http_seconds * 1000,
                 higher_is_better=False,
+                target=target_text,
+                check=check,
+                problems=problems,
             )
         )
 
@@ -429,13 +438,15 @@ class Bench:
         endpoint: str,
         results: dict[str, workloads.ReadResult],
         call: Callable[[Any], Any],
-    ) -> None:
+    ) -> dict[str, float]:
         """The client's own time to read each server's reply, served by the do-nothing server:
-        no server can make the client call faster than that."""
+        no server can make the client call faster than that. Returned in seconds by server."""
+        alone = {}
         for name, result in results.items():
             seconds = workloads.client_read_seconds(
                 self.null_uri, endpoint, result.body, call, self.scale.reps
             )
+            alone[name] = seconds
             self.ceilings.append(
                 Ceiling(
                     f"mlflow client alone reading the {name}'s {what} reply",
@@ -446,6 +457,7 @@ class Bench:
                     higher_is_better=False,
                 )
             )
+        return alone
 
     def history(self) -> None:
         s = self.scale
@@ -458,7 +470,7 @@ class Bench:
             )
             log(f"history {target.name}: {result.client_seconds * 1000:.0f} ms")
         self.probe_ids["run_id"] = results["portal"].ids["run_id"]
-        self.read_ceilings(
+        client_alone = self.read_ceilings(
             f"get_metric_history ({s.history_points:,} points)",
             "metrics/get-history",
             results,
@@ -470,6 +482,7 @@ class Bench:
             results,
             ">= 3x faster",
             lambda r, p: r >= 3 * p,
+            client_alone,
         )
 
     def search_runs(self) -> None:
@@ -513,7 +526,7 @@ class Bench:
             )
             log(f"search_runs {target.name}: {result.client_seconds * 1000:.0f} ms")
         self.probe_ids["experiment_id"] = results["portal"].ids["experiment_id"]
-        self.read_ceilings(
+        client_alone = self.read_ceilings(
             f"search_runs ({len(expected)} runs)",
             "runs/search",
             results,
@@ -527,6 +540,7 @@ class Bench:
             results,
             ">= 5x faster",
             lambda r, p: r >= 5 * p,
+            client_alone,
         )
 
     def search_experiments(self) -> None:
