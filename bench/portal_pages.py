@@ -84,7 +84,7 @@ def seed_experiments(spaces: list[Workspace]) -> None:
     started = time.perf_counter()
     ids = [w.pk for w in spaces]
     with connection.cursor() as cursor:
-        # Names like vision-resnet-00042-lr: families and model names repeat, numbers do not.
+        # Names like exp-vision-resnet-000042: families and model names repeat, numbers do not.
         cursor.execute(
             """
             INSERT INTO experiments_experiment
@@ -242,7 +242,7 @@ def main() -> None:
 
     web = Client(HTTP_HOST="localhost")
     web.force_login(member())
-    for query in ("resnet-004242", "bert", "vit", "exp-nlp-gpt-00"):
+    for query in ("resnet-004242", "bert", "vit", "exp-nlp-gpt-00", "exp", "tabular", "00"):
         response = web.get("/search/", {"q": query})
         if response.status_code != 200 or query not in response.content.decode():
             sys.exit(f"search {query!r}: {response.status_code}, no hits (seeding or access?)")

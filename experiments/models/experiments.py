@@ -61,6 +61,14 @@ class Experiment(models.Model):
                 LAST_ACTIVITY.desc(),
                 name="experiments_exp_ws_activity",
             ),
+            # The search by name: active experiments in the order that ranks equally close
+            # matches, newest first (selectors/name_search.py reads the first as a window).
+            models.Index(
+                LAST_ACTIVITY.desc(),
+                F("id").desc(),
+                condition=models.Q(lifecycle_stage=LifecycleStage.ACTIVE),
+                name="experiments_exp_active_recent",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -23,21 +23,22 @@ def names(query: str, **kwargs: object) -> list[str]:
 
 
 def test_ranked_by_closeness_then_by_last_activity() -> None:
-    # given: matches of every kind, in two workspaces
+    # given: matches of every kind in two workspaces, active at known times
     first, second = make_workspace(), make_workspace()
-    for name in ("xlossy", "my-loss", "loss-curve", "Loss", "unrelated", "lossy"):
-        make_experiment(first, name)
-    older = make_experiment(second, "loss-eval")
-    newer = make_experiment(second, "loss-test")
-    make_run(older, start_time=1_000)
-    make_run(newer, start_time=2_000)
-    # when / then: whole name, prefixes (shorter first, then newest run), word start, anywhere
+    created = {"xlossy": 60, "my-loss": 70, "loss-curve": 30, "Loss": 1, "unrelated": 80}
+    created["lossy"] = 10
+    for name, creation_time in created.items():
+        experiment = make_experiment(first, name)
+        Experiment.objects.filter(pk=experiment.pk).update(creation_time=creation_time)
+    make_run(make_experiment(second, "loss-eval"), start_time=40)
+    make_run(make_experiment(second, "loss-test"), start_time=50)
+    # when / then: the whole name, prefixes (newest first), a word start, anywhere
     assert names("LOSS") == [
         "Loss",
-        "lossy",
         "loss-test",
         "loss-eval",
         "loss-curve",
+        "lossy",
         "my-loss",
         "xlossy",
     ]
@@ -128,10 +129,11 @@ def test_run_create_keeps_the_newest_run_start() -> None:
 def test_search_query_count_does_not_grow_with_hits(django_assert_num_queries) -> None:  # noqa: ANN001
     workspace = make_workspace()
     make_run(make_experiment(workspace, "one-exp"))
-    # the visible workspaces; the hits ranked, with their workspace, group and run count
-    with django_assert_num_queries(2):
+    # the visible workspaces; the hits ranked (a window holding every experiment here); the
+    # hits with their workspace, group and run count
+    with django_assert_num_queries(3):
         experiment_search(user=USER, query="one-exp")
     for index in range(5):
         make_run(make_experiment(workspace, f"many-exp-{index}"))
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         assert len(experiment_search(user=USER, query="exp")) == 6
