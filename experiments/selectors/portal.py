@@ -148,9 +148,8 @@ def experiment_search(
 ) -> list[ExperimentHit]:
     """Active experiments whose name contains `query` (any case), closest first.
 
-    Closeness: the whole name, then a prefix, then the start of a word, then anywhere; among
-    those, shorter names (less besides the match) first, then the most recently active
-    (selectors/name_search.py).
+    Closeness: the whole name, then a prefix, then the start of a word, then anywhere; equally
+    close ones most recently active first (selectors/name_search.py).
     """
     text = query.strip()
     if len(text) > SEARCH_MAX_LENGTH:
