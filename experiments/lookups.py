@@ -28,6 +28,11 @@ def register_sqlite_functions(
 connection_created.connect(register_sqlite_functions)
 
 
+def like_escaped(text: str) -> str:
+    """Literal text for a LIKE pattern: its `%`, `_` and backslashes escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_to_glob(pattern: str) -> str:
     out = []
     for char in pattern:
@@ -91,10 +96,7 @@ class ContainsText(Lookup):
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        escaped = [
-            "%" + str(p).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            for p in rhs_params
-        ]
+        escaped = ["%" + like_escaped(str(p)) + "%" for p in rhs_params]
         return f"{lhs} ILIKE {rhs}", [*lhs_params, *escaped]
 
     def as_sqlite(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:

@@ -29,7 +29,7 @@ from typing import Any
 from django.db import connections
 
 from experiments.choices import LifecycleStage
-from experiments.lookups import SQLITE_LOWER
+from experiments.lookups import SQLITE_LOWER, like_escaped
 from experiments.models import Experiment
 
 # How many experiments the window holds: enough for a word that one name in a hundred
@@ -47,10 +47,6 @@ _CLOSENESS = f"""CASE WHEN pos = 1 THEN CASE WHEN len = %s THEN 0 ELSE 1 END
 _RANK_ORDER = "closeness, activity DESC, id DESC"
 
 
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 @dataclass(frozen=True)
 class _Dialect:
     """How a database matches lowered text in a name. Each method gives SQL and parameters."""
@@ -64,7 +60,7 @@ class _Dialect:
 
     def contains(self, lowered: str) -> tuple[str, list[object]]:
         if self.postgresql:  # the trigram index on the stored lower-cased name (0007)
-            return "name_lower LIKE %s", [f"%{_like_escaped(lowered)}%"]
+            return "name_lower LIKE %s", [f"%{like_escaped(lowered)}%"]
         # SQLite's lower() folds ASCII only: names are lowered by Python (experiments.lookups).
         return f"instr({SQLITE_LOWER}(name), %s) > 0", [lowered]
 
@@ -80,7 +76,7 @@ class _Dialect:
 
     def starts(self, lowered: str) -> tuple[str, list[object]]:
         if self.postgresql:  # the text_pattern_ops index (0008)
-            return "name_lower LIKE %s", [f"{_like_escaped(lowered)}%"]
+            return "name_lower LIKE %s", [f"{like_escaped(lowered)}%"]
         return f"instr({SQLITE_LOWER}(name), %s) = 1", [lowered]
 
     def starts_a_word(self, lowered: str) -> tuple[str, list[object]]:
@@ -130,11 +126,10 @@ class _Search:
         contains, contains_params = self.dialect.contains(self.lowered)
         # The fence keeps PostgreSQL from inlining the subquery and computing the match
         # position again for each use in the sort key.
-        fence = self.dialect.fence
         sql = (
             f"SELECT id, activity, {_CLOSENESS} AS closeness FROM ("
             f"SELECT id, name, len, activity, {position} AS pos FROM {source} "
-            f"WHERE {contains}{fence}) AS hit ORDER BY {_RANK_ORDER} LIMIT %s"
+            f"WHERE {contains}{self.dialect.fence}) AS hit ORDER BY {_RANK_ORDER} LIMIT %s"
         )
         params = [
             len(self.text),
