@@ -12,10 +12,21 @@ from django.db.backends.signals import connection_created
 from django.db.models import CharField, Lookup, TextField
 
 SQLITE_LOWER = "portal_lower"
+SQLITE_STARTS_A_WORD = "portal_starts_a_word"
+# What starts a word in a name, for the search by name (selectors/name_search.py).
+WORD_SEPARATORS = (" ", "-", "_", ".", "/", ":")
 
 
 def _lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
+
+
+def _starts_a_word(name: str | None, lowered: str) -> bool:
+    """Whether lowered text starts `name` or follows a separator in it (in any case)."""
+    if name is None:
+        return False
+    name = name.lower()
+    return name.startswith(lowered) or any(s + lowered in name for s in WORD_SEPARATORS)
 
 
 def register_sqlite_functions(
@@ -23,6 +34,9 @@ def register_sqlite_functions(
 ) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
+        connection.connection.create_function(
+            SQLITE_STARTS_A_WORD, 2, _starts_a_word, deterministic=True
+        )
 
 
 connection_created.connect(register_sqlite_functions)

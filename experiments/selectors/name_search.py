@@ -29,20 +29,23 @@ from typing import Any
 from django.db import connections
 
 from experiments.choices import LifecycleStage
-from experiments.lookups import SQLITE_LOWER, like_escaped
+from experiments.lookups import (
+    SQLITE_LOWER,
+    SQLITE_STARTS_A_WORD,
+    WORD_SEPARATORS,
+    like_escaped,
+)
 from experiments.models import Experiment
 
 # How many experiments the window holds: enough for a word that one name in a hundred
 # contains to fill a page of hits, few enough to read in a couple of ms.
 WINDOW = 2000
-# What starts a word, for closeness 2.
-SEPARATORS = (" ", "-", "_", ".", "/", ":")
 
 _TABLE = Experiment._meta.db_table
 _ACTIVITY = "COALESCE(last_run_time, creation_time)"
 # Closeness of a row with match position `pos` (1-based) and name length `len`.
 _CLOSENESS = f"""CASE WHEN pos = 1 THEN CASE WHEN len = %s THEN 0 ELSE 1 END
-    WHEN SUBSTR(name, pos - 1, 1) IN ({", ".join(f"'{s}'" for s in SEPARATORS)}) THEN 2
+    WHEN SUBSTR(name, pos - 1, 1) IN ({", ".join(f"'{s}'" for s in WORD_SEPARATORS)}) THEN 2
     ELSE 3 END"""
 _RANK_ORDER = "closeness, activity DESC, id DESC"
 
@@ -81,10 +84,12 @@ class _Dialect:
 
     def starts_a_word(self, lowered: str) -> tuple[str, list[object]]:
         """A prefix, or the text right after a separator anywhere in the name."""
+        if not self.postgresql:  # one call of Python per name rather than seven
+            return f"{SQLITE_STARTS_A_WORD}(name, %s)", [lowered]
         parts, params = [], []
         for sql, part_params in [
             self.starts(lowered),
-            *(self.contains(separator + lowered) for separator in SEPARATORS),
+            *(self.contains(separator + lowered) for separator in WORD_SEPARATORS),
         ]:
             parts.append(sql)
             params += part_params
