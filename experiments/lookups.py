@@ -1,6 +1,7 @@
 """SQL LIKE and ILIKE with MLflow's meaning (LIKE case-sensitive, `%` and `_` wildcards) on
 every supported database. SQLite's LIKE ignores case, so there LIKE runs as GLOB; SQLite's
-case folding only knows ASCII, so ILIKE lowers both sides with Python's str.lower.
+case folding only knows ASCII, so ILIKE lowers both sides with Python's str.lower. Also the
+SQLite functions and the LIKE escaping that the search by name uses.
 """
 
 from __future__ import annotations
@@ -94,27 +95,3 @@ class ILike(_PatternLookup):
         # SQLite's own lower() and LIKE fold ASCII only ('É' would not match 'é').
         sql = f"{SQLITE_LOWER}({lhs}) LIKE {SQLITE_LOWER}({rhs})"
         return sql, [*lhs_params, *rhs_params]
-
-
-@CharField.register_lookup
-@TextField.register_lookup
-class ContainsText(Lookup):
-    """Case-insensitive substring match of literal text (no wildcards), for finding by name.
-
-    On PostgreSQL it is `ILIKE '%text%'`, which a trigram (pg_trgm) index answers; SQLite
-    compares text lowered by Python, like ILIKE above.
-    """
-
-    lookup_name = "contains_text"
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        escaped = ["%" + like_escaped(str(p)) + "%" for p in rhs_params]
-        return f"{lhs} ILIKE {rhs}", [*lhs_params, *escaped]
-
-    def as_sqlite(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        lowered = [str(p).lower() for p in rhs_params]
-        return f"instr({SQLITE_LOWER}({lhs}), {rhs}) > 0", [*lhs_params, *lowered]
