@@ -24,6 +24,7 @@ from experiments.models import (
     TrackingToken,
     Workspace,
 )
+from experiments.prepared import PreparedStatement
 
 # last_used_at is a hint for the keys page: write it at most this often per key.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -76,7 +77,7 @@ def role_on_workspace(user: AbstractBaseUser | AnonymousUser, workspace: Workspa
     if user.is_superuser:
         return Role.OWNER
     with connection.cursor() as cursor:
-        cursor.execute(_ROLE_SQL, [user.pk, workspace.pk, workspace.resource_group_id])
+        cursor.execute(_ROLE_SQL.sql(cursor), [user.pk, workspace.pk, workspace.resource_group_id])
         held = [Role(role) for (role,) in cursor.fetchall()]
     return max(held, key=lambda role: role.rank) if held else None
 
@@ -90,20 +91,20 @@ _USER_FIELDS = tuple(
 )
 _USER_COLUMNS = ", ".join(f"u.{name}" for name in _USER_FIELDS)
 _USER_TABLE = get_user_model()._meta.db_table
-_KEY_SQL = (
+_KEY_SQL = PreparedStatement(
     f"SELECT k.id, k.last_used_at, {_USER_COLUMNS} "
     f"FROM {ApiKey._meta.db_table} k JOIN {_USER_TABLE} u ON u.id = k.user_id "
     "WHERE k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)"
 )
 # A token dies with the API key it was minted from.
-_TOKEN_SQL = (
+_TOKEN_SQL = PreparedStatement(
     f"SELECT t.workspace_id, {_USER_COLUMNS} "
     f"FROM {TrackingToken._meta.db_table} t JOIN {_USER_TABLE} u ON u.id = t.user_id "
     f"LEFT JOIN {ApiKey._meta.db_table} k ON k.id = t.api_key_id "
     "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND (k.id IS NULL "
     "OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)))"
 )
-_ROLE_SQL = (
+_ROLE_SQL = PreparedStatement(
     f"SELECT role FROM {RoleAssignment._meta.db_table} "
     "WHERE user_id = %s AND (workspace_id = %s OR resource_group_id = %s)"
 )
@@ -118,9 +119,9 @@ def _as_datetime(value: datetime | str | None) -> datetime | None:
     return value
 
 
-def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+def _fetch_one(statement: PreparedStatement, params: list[Any]) -> tuple[Any, ...] | None:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statement.sql(cursor), params)
         return cursor.fetchone()
 
 

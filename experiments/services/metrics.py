@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection
 
 from experiments.models import LatestMetric, Metric, MetricRollup
 from experiments.models.runs import ROLLUP_LEVELS
+from experiments.prepared import PreparedStatement
 
 
 class MetricRow(NamedTuple):
@@ -96,25 +97,24 @@ _UPSERT_TAIL = (
     f"WHERE {_NEWER}"
 )
 
-_PG_INSERT_HISTORY = (
-    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
-    "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
-    "%s::boolean[]) ON CONFLICT DO NOTHING RETURNING key, timestamp, step, value, is_nan"
+_PG_ROWS = (
+    "SELECT %s::bigint, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], "
+    "%s::float8[], %s::boolean[])"
+)
+_PG_INSERT_HISTORY = PreparedStatement(
+    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) {_PG_ROWS} "
+    "ON CONFLICT DO NOTHING RETURNING key, timestamp, step, value, is_nan"
 )
 # The common case, a batch of new points: a plain insert, which costs a fifth less than
-# ON CONFLICT and returns nothing. Under a savepoint, so that a batch holding points already
-# stored (a replay) can fall back to _PG_INSERT_HISTORY; the latest values and the rollups
-# (which then come from all the points) go in the same round trip.
-_PG_INSERT_NEW = (
-    "SAVEPOINT metrics_insert; "
-    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
-    "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
-    "%s::boolean[]); RELEASE SAVEPOINT metrics_insert"
+# ON CONFLICT and returns nothing. Under a savepoint (see _pg_insert_new), so that a batch
+# holding points already stored (a replay) can fall back to _PG_INSERT_HISTORY; the latest
+# values and the rollups (which then come from all the points) go in the same round trip.
+_PG_INSERT_NEW = PreparedStatement(
+    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) {_PG_ROWS}"
 )
-_PG_UPSERT_LATEST = (
-    f"INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) "
-    "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
-    f"%s::boolean[]) {_UPSERT_TAIL}"
+_PG_UPSERT_LATEST = PreparedStatement(
+    f"INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) {_PG_ROWS} "
+    f"{_UPSERT_TAIL}"
 )
 _SQLITE_INSERT_HISTORY = (
     f"INSERT OR IGNORE INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
@@ -184,18 +184,22 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) ->
             rollups_upsert(cursor, run_pk=run_pk, rollups=rollups_of(inserted))
             return
         literals = _columns(run_pk, columns)
-        latest_statement = (_PG_UPSERT_LATEST, _columns(run_pk, latest))
+        latest_statement = (_PG_UPSERT_LATEST.sql(cursor), _columns(run_pk, latest))
+        insert_new = (
+            f"SAVEPOINT metrics_insert; {_PG_INSERT_NEW.sql(cursor)}; "
+            "RELEASE SAVEPOINT metrics_insert"
+        )
         try:
             rollups_upsert(
                 cursor,
                 run_pk=run_pk,
                 rollups=rollups_of(columns.rows()),
-                before=[(_PG_INSERT_NEW, literals), latest_statement],
+                before=[(insert_new, literals), latest_statement],
             )
         except IntegrityError:
             # Some points were stored already: store the others, summarise only those.
             cursor.execute("ROLLBACK TO SAVEPOINT metrics_insert")
-            cursor.execute(_PG_INSERT_HISTORY, literals)
+            cursor.execute(_PG_INSERT_HISTORY.sql(cursor), literals)
             inserted = [MetricRow(*row) for row in cursor.fetchall()]
             rollups_upsert(
                 cursor, run_pk=run_pk, rollups=rollups_of(inserted), before=[latest_statement]
@@ -383,8 +387,8 @@ _PG_ROLLUP_TYPES = (
     "float8", "bigint", "bigint", "float8", "bigint", "bigint", "float8", "bigint", "float8",
     "bigint",
 )  # fmt: skip
-_PG_UPSERT_ROLLUPS = (
-    f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) SELECT %s, * FROM unnest("
+_PG_UPSERT_ROLLUPS = PreparedStatement(
+    f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) SELECT %s::bigint, * FROM unnest("
     + ", ".join(f"%s::{kind}[]" for kind in _PG_ROLLUP_TYPES)
     + f") {_ROLLUP_MERGE}"
 )
@@ -413,7 +417,7 @@ def rollups_upsert(
             columns = list(zip(*rows, strict=True))
             literals = [_keys_literal(columns[0])]
             literals += [_numbers_literal(column) for column in columns[1:]]
-            statements.append((_PG_UPSERT_ROLLUPS, [run_pk, *literals]))
+            statements.append((_PG_UPSERT_ROLLUPS.sql(cursor), [run_pk, *literals]))
         if statements:
             cursor.execute(
                 "; ".join(sql for sql, _ in statements),

@@ -29,7 +29,7 @@ from experiments.models import (
     Workspace,
 )
 from experiments.names import random_run_name
-from experiments.selectors.runs import runs_in
+from experiments.prepared import PreparedStatement
 from experiments.services.deletion import purge_blocks_restore
 from experiments.services.metrics import MetricColumns, MetricRow, metrics_insert
 from experiments.validation import (
@@ -370,6 +370,19 @@ def run_lock_for_ingest(run: Run) -> None:
     _require_active(run)
 
 
+_RUN_FIELDS = tuple(field.attname for field in Run._meta.concrete_fields)
+# runs_in(workspace).filter(uuid=run_id), written out: compiling it with the ORM cost more
+# than running it, on every logging call. By locked (SQLite has no row locks).
+_HELD_RUN = {
+    locked: PreparedStatement(
+        f"SELECT {', '.join(field.column for field in Run._meta.concrete_fields)} "
+        f"FROM {Run._meta.db_table} WHERE uuid = %s AND workspace_id = %s"
+        + (" FOR KEY SHARE" if locked else "")
+    )
+    for locked in (False, True)
+}
+
+
 def run_hold_for_ingest(*, workspace: Workspace, run_id: str) -> Run:
     """The run, read and held as run_lock_for_ingest holds it, in one query (a log-batch
     request pays for each round trip). Call inside the transaction that logs to it.
@@ -378,12 +391,13 @@ def run_hold_for_ingest(*, workspace: Workspace, run_id: str) -> Run:
     """
     if not connection.in_atomic_block:
         raise RuntimeError("run_hold_for_ingest needs a transaction to hold the run in.")
-    sql, params = runs_in(workspace=workspace).filter(uuid=run_id).query.sql_with_params()
-    if connection.vendor == "postgresql":
-        sql += f" FOR KEY SHARE OF {Run._meta.db_table}"
-    run = next(iter(Run.objects.raw(sql, params)), None)
-    if run is None:
+    statement = _HELD_RUN[connection.vendor == "postgresql"]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql(cursor), [run_id, workspace.pk])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(f"Run with id={run_id} not found")
+    run = Run.from_db(connection.alias, _RUN_FIELDS, row)
     run.workspace = workspace
     run.held_for_ingest = True
     return run

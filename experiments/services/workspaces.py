@@ -12,6 +12,7 @@ from experiments.models import (
     Workspace,
 )
 from experiments.models.groups import resource_group_name_problem, workspace_name_problem
+from experiments.prepared import PreparedStatement
 
 
 def resource_group_create(*, name: str, description: str = "") -> ResourceGroup:
@@ -119,6 +120,16 @@ _HELD_WORKSPACE_SQL = (
     f"JOIN {ResourceGroup._meta.db_table} g ON g.id = w.resource_group_id "
     "WHERE w.name = %s{group}{lock}"
 )
+# By (group named, locked): SQLite has no row locks.
+_HELD_WORKSPACE = {
+    (grouped, locked): PreparedStatement(
+        _HELD_WORKSPACE_SQL.format(
+            group=" AND g.name = %s" if grouped else "", lock=" FOR SHARE OF w" if locked else ""
+        )
+    )
+    for grouped in (False, True)
+    for locked in (False, True)
+}
 
 
 def workspace_get_held_for_write(*, name: str, group_name: str | None = None) -> Workspace | None:
@@ -128,12 +139,9 @@ def workspace_get_held_for_write(*, name: str, group_name: str | None = None) ->
     """
     if not connection.in_atomic_block:
         raise RuntimeError("workspace_get_held_for_write needs the write's transaction.")
-    sql = _HELD_WORKSPACE_SQL.format(
-        group="" if group_name is None else " AND g.name = %s",
-        lock=" FOR SHARE OF w" if connection.vendor == "postgresql" else "",
-    )
+    statement = _HELD_WORKSPACE[group_name is not None, connection.vendor == "postgresql"]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [name] if group_name is None else [name, group_name])
+        cursor.execute(statement.sql(cursor), [name] if group_name is None else [name, group_name])
         row = cursor.fetchone()
     if row is None:
         return None

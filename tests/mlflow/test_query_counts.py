@@ -59,13 +59,16 @@ def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     run = make_run(make_experiment(workspace))
     url = f"{_api(workspace)}/runs/log-batch"
     client = _signed_in(workspace, api_key)
+    # A batch and its replay prepare every statement of the path on this connection.
+    for _ in range(2):
+        _post(client, url, {"run_id": run.uuid, "metrics": _points(1, "warm-up")})
     for first_step, count in ((0, 1), (1, 1000), (1001, 1000)):
         with django_assert_num_queries(AUTH_QUERIES + 5):
             _post(client, url, {"run_id": run.uuid, "metrics": _points(count, "m", first_step)})
     # A replayed batch falls back to ON CONFLICT: three statements more, still not per point.
     with django_assert_num_queries(AUTH_QUERIES + 8):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", 500)})
-    assert run.latest_metrics.get().step == 2000
+    assert run.latest_metrics.get(key="m").step == 2000
 
 
 def _seed(workspace: Workspace, runs: int) -> str:
@@ -126,5 +129,13 @@ def test_log_metric_takes_five_statements(
     run = make_run(make_experiment(workspace))
     body = {"run_id": run.uuid, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}
     client = _signed_in(workspace, api_key)
-    with django_assert_num_queries(AUTH_QUERIES + 5):
-        _post(client, f"{_api(workspace)}/runs/log-metric", body)
+    url = f"{_api(workspace)}/runs/log-metric"
+    # The first call on a connection prepares the write path's statements (prepared.py).
+    _post(client, url, {**body, "key": "warm-up"})
+    with django_assert_num_queries(AUTH_QUERIES + 5) as captured:
+        _post(client, url, body)
+    assert all(
+        query["sql"].startswith(("EXECUTE", "SAVEPOINT"))
+        for query in captured.captured_queries
+        if query["sql"] not in {"BEGIN", "COMMIT"}
+    ), [query["sql"][:60] for query in captured.captured_queries]
