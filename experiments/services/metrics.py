@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 from django.db import IntegrityError, connection
 
 from experiments.models import LatestMetric, Metric, MetricRollup
@@ -181,7 +182,7 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) ->
                 if cursor.rowcount == 1:
                     inserted.append(row)
             cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest.rows()])
-            rollups_upsert(cursor, run_pk=run_pk, rollups=rollups_of(inserted))
+            rollups_upsert(cursor, run_pk=run_pk, rollups=_rollups(MetricColumns.of(inserted)))
             return
         literals = _columns(run_pk, columns)
         latest_statement = (_PG_UPSERT_LATEST.sql(cursor), _columns(run_pk, latest))
@@ -193,7 +194,7 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) ->
             rollups_upsert(
                 cursor,
                 run_pk=run_pk,
-                rollups=rollups_of(columns.rows()),
+                rollups=_rollups(columns),
                 before=[(insert_new, literals), latest_statement],
             )
         except IntegrityError:
@@ -202,7 +203,10 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) ->
             cursor.execute(_PG_INSERT_HISTORY.sql(cursor), literals)
             inserted = [MetricRow(*row) for row in cursor.fetchall()]
             rollups_upsert(
-                cursor, run_pk=run_pk, rollups=rollups_of(inserted), before=[latest_statement]
+                cursor,
+                run_pk=run_pk,
+                rollups=_rollups(MetricColumns.of(inserted)),
+                before=[latest_statement],
             )
 
 
@@ -260,20 +264,118 @@ def rollup_merge(a: Rollup, b: Rollup) -> Rollup:
 DENSE_ENOUGH = 4
 
 
-def _finest_useful_level(points: list[MetricRow]) -> int:
-    """The finest level whose buckets would hold DENSE_ENOUGH of these points on average.
+def _finest_useful_level(count: int, step_lo: int, step_hi: int) -> int:
+    """The finest level whose buckets would hold DENSE_ENOUGH of a key's `count` points
+    (steps step_lo..step_hi) on average.
 
     A level with about one point per bucket costs as much as the points themselves at ingest
     and saves a chart nothing, so sparse series (eval metrics every 100 steps, say) skip it.
     Charts notice a level that misses points by its counts and read a coarser one.
     """
-    steps = [point.step for point in points]
-    span = max(steps) - min(steps) + 1
-    needed = DENSE_ENOUGH * span / len(points)
+    needed = DENSE_ENOUGH * (step_hi - step_lo + 1) / count
     for level in ROLLUP_LEVELS:
         if (1 << level) >= needed:
             return level
     return ROLLUP_LEVELS[-1]
+
+
+@dataclass(frozen=True)
+class RollupColumns:
+    """Summaries per (key, level, bucket), sorted by that triple, column by column: the
+    rollup table's columns after run_id, in order (key, level, bucket, *Rollup._fields)."""
+
+    columns: list[list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def as_dict(self) -> dict[tuple[str, int, int], Rollup]:
+        return {
+            (key, level, bucket): Rollup(*rest)
+            for key, level, bucket, *rest in zip(*self.columns, strict=True)
+        }
+
+
+def _first_where(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per group (rows starts[i] .. starts[i+1]-1), the index of its first row with flag set
+    (every group has one)."""
+    positions = np.where(flags, np.arange(len(flags)), len(flags))
+    return np.minimum.reduceat(positions, starts)
+
+
+def rollup_columns(columns: MetricColumns) -> RollupColumns:
+    """Summaries of the points per (key, level, bucket); NaN points are skipped.
+
+    Each key gets every level from its finest useful one up (see _finest_useful_level). The
+    points are sorted once by (key, step, timestamp); then each level's buckets are runs of
+    that order, summarised with numpy a level at a time: a thousand points take a fifth of a
+    millisecond, where a loop in Python took one.
+    Among tied points (equal extreme values, or equal step and timestamp) any may be kept, as
+    when the database merges summaries (rollup_merge).
+    """
+    real = ~np.array(columns.nans, dtype=bool)
+    if not real.any():
+        return RollupColumns([])
+    names = sorted(set(np.array(columns.keys, dtype=object)[real]))
+    rank_of = {name: rank for rank, name in enumerate(names)}
+    ranks = np.array([rank_of.get(key, -1) for key in columns.keys], dtype=np.int64)[real]
+    steps = np.array(columns.steps, dtype=np.int64)[real]
+    timestamps = np.array(columns.timestamps, dtype=np.int64)[real]
+    values = np.array(columns.values, dtype=np.float64)[real]
+    order = np.lexsort((timestamps, steps, ranks))
+    ranks, steps, timestamps, values = ranks[order], steps[order], timestamps[order], values[order]
+
+    key_starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
+    key_ends = np.r_[key_starts[1:], len(ranks)]
+    # Spans in Python integers: the steps of one key may be 2**64 apart.
+    first_levels = np.array(
+        [
+            _finest_useful_level(int(end - start), int(steps[start]), int(steps[end - 1]))
+            for start, end in zip(key_starts, key_ends, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    per_level = []
+    for level in ROLLUP_LEVELS:
+        keep = first_levels[ranks] <= level
+        if not keep.any():
+            continue
+        r, s, t, v = ranks[keep], steps[keep], timestamps[keep], values[keep]
+        buckets = s >> level
+        starts = np.flatnonzero(np.r_[True, (r[1:] != r[:-1]) | (buckets[1:] != buckets[:-1])])
+        ends = np.r_[starts[1:], len(r)] - 1
+        group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(r)]))
+        low = np.minimum.reduceat(v, starts)
+        high = np.maximum.reduceat(v, starts)
+        at_low = _first_where(v == low[group], starts)
+        at_high = _first_where(v == high[group], starts)
+        per_level.append(
+            [
+                r[starts],
+                np.full(len(starts), level, dtype=np.int64),
+                buckets[starts],
+                ends - starts + 1,
+                s[starts],
+                s[ends],
+                np.minimum.reduceat(t, starts),
+                np.maximum.reduceat(t, starts),
+                low,
+                s[at_low],
+                t[at_low],
+                high,
+                s[at_high],
+                t[at_high],
+                v[starts],
+                t[starts],
+                v[ends],
+                t[ends],
+            ]
+        )
+    merged = [np.concatenate(parts) for parts in zip(*per_level, strict=True)]
+    order = np.lexsort((merged[2], merged[1], merged[0]))
+    result = [column[order].tolist() for column in merged]
+    result[0] = [names[rank] for rank in result[0]]
+    return RollupColumns(result)
 
 
 def _summary(points: list[MetricRow]) -> Rollup:
@@ -314,11 +416,24 @@ def _summary(points: list[MetricRow]) -> Rollup:
     )
 
 
+# From about this many points, numpy's per-call overhead pays for itself (measured crossover:
+# 250 points, 0.2 ms).
+VECTORISED_FROM = 256
+
+
+def _rollups(columns: MetricColumns) -> RollupColumns | dict[tuple[str, int, int], Rollup]:
+    if len(columns) >= VECTORISED_FROM:
+        return rollup_columns(columns)
+    return rollups_of(columns.rows())
+
+
 def rollups_of(rows: Iterable[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
     """Summaries of rows per (key, level, bucket); NaN rows are skipped.
 
     Each key gets every level from its finest useful one up (see _finest_useful_level), each
-    merged from the one below (buckets are aligned), so the work is close to one pass.
+    merged from the one below (buckets are aligned), so the work is close to one pass. A loop
+    in Python: for the few points of a log_metric call it takes microseconds, where
+    rollup_columns (numpy, for large batches) pays a fifth of a millisecond of overhead.
     """
     by_key: dict[str, list[MetricRow]] = {}
     for row in rows:
@@ -326,7 +441,8 @@ def rollups_of(rows: Iterable[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
             by_key.setdefault(row.key, []).append(row)
     result: dict[tuple[str, int, int], Rollup] = {}
     for key, points in by_key.items():
-        first_level = _finest_useful_level(points)
+        steps = [point.step for point in points]
+        first_level = _finest_useful_level(len(points), min(steps), max(steps))
         members: dict[int, list[MetricRow]] = {}
         for point in points:
             members.setdefault(point.step >> first_level, []).append(point)
@@ -402,19 +518,22 @@ def rollups_upsert(
     cursor: Any,
     *,
     run_pk: int,
-    rollups: dict[tuple[str, int, int], Rollup],
+    rollups: RollupColumns | dict[tuple[str, int, int], Rollup],
     before: Sequence[tuple[str, list[object]]] = (),
 ) -> None:
     """Fold summaries of newly stored points into the run's rollups (one statement).
 
     `before`: statements to send first in the same round trip on PostgreSQL.
     """
-    # Sorted by primary key: concurrent writers to one run lock rows in the same order.
-    rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
+    if isinstance(rollups, dict):
+        # Sorted by primary key: concurrent writers to one run lock rows in the same order
+        # (RollupColumns are sorted already).
+        rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
+        rollups = RollupColumns([list(column) for column in zip(*rows, strict=True)])
+    columns = rollups.columns
     if connection.vendor == "postgresql":
         statements = list(before)
-        if rows:
-            columns = list(zip(*rows, strict=True))
+        if columns:
             literals = [_keys_literal(columns[0])]
             literals += [_numbers_literal(column) for column in columns[1:]]
             statements.append((_PG_UPSERT_ROLLUPS.sql(cursor), [run_pk, *literals]))
@@ -423,5 +542,7 @@ def rollups_upsert(
                 "; ".join(sql for sql, _ in statements),
                 [param for _, params in statements for param in params],
             )
-    elif rows:
-        cursor.executemany(_SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in rows])
+    elif columns:
+        cursor.executemany(
+            _SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in zip(*columns, strict=True)]
+        )

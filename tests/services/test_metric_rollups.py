@@ -10,8 +10,10 @@ import pytest
 from experiments.models import Metric, MetricRollup, Run
 from experiments.models.runs import ROLLUP_LEVELS
 from experiments.services.metrics import (
+    MetricColumns,
     MetricRow,
     Rollup,
+    rollup_columns,
     rollup_merge,
     rollup_point,
     rollups_of,
@@ -145,3 +147,79 @@ def test_rollups_of_equals_merging_point_by_point() -> None:
         assert (key, rollup.max_step, rollup.max_timestamp, rollup.max_value) in points
         assert (key, rollup.step_lo, rollup.first_timestamp, rollup.first_value) in points
         assert (key, rollup.step_hi, rollup.last_timestamp, rollup.last_value) in points
+
+
+def _merged_point_by_point(rows: list[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
+    """Every level of every key, folded with the database's merge rules (rollup_merge)."""
+    merged: dict[tuple[str, int, int], Rollup] = {}
+    for row in rows:
+        if row.is_nan:
+            continue
+        for level in ROLLUP_LEVELS:
+            slot = (row.key, level, row.step >> level)
+            point = rollup_point(row)
+            merged[slot] = rollup_merge(merged[slot], point) if slot in merged else point
+    return merged
+
+
+SUMMARISERS = {
+    "loop": rollups_of,
+    "numpy": lambda rows: rollup_columns(MetricColumns.of(rows)).as_dict(),
+}
+
+
+@pytest.mark.parametrize("summariser", sorted(SUMMARISERS))
+@pytest.mark.parametrize("seed", range(8))
+def test_rollups_of_mixed_batches_equal_merging_point_by_point(seed: int, summariser: str) -> None:
+    """Keys of every density in one batch, in any order, with NaNs, negative and extreme
+    steps: each key keeps the levels from its finest useful one up, each equal to the fold.
+    Both ways of summarising (a loop for small batches, numpy for large ones) are held to it.
+    """
+    rng = random.Random(seed)
+    rows = []
+    for key, spacing in (("dense", 1), ("every-7", 7), ("eval", 100), ("rare", 50_000)):
+        first = rng.randrange(-5_000, 5_000)
+        for index in range(rng.randrange(2, 300)):
+            step = first + index * spacing
+            value = rng.choice([rng.uniform(-1, 1), float(rng.randrange(3)), math.inf])
+            rows.append(MetricRow(key, rng.randrange(10**12, 10**12 + 50), step, value, False))
+    rows += [MetricRow("dense", 1, 0, math.nan, True), MetricRow("only-nan", 1, 0, 0.0, True)]
+    rows.append(MetricRow("extreme", 5, -(2**63), -1.0, False))
+    rows.append(MetricRow("extreme", 6, 2**63 - 1, 1.0, False))
+    rng.shuffle(rows)
+
+    got = SUMMARISERS[summariser](rows)
+
+    expected = _merged_point_by_point(rows)
+    assert set(got) <= set(expected)
+    for key in {row.key for row in rows if not row.is_nan}:
+        levels = sorted({level for k, level, _ in got if k == key})
+        steps = [row.step for row in rows if row.key == key and not row.is_nan]
+        needed = 4 * (max(steps) - min(steps) + 1) / len(steps)
+        finest = [level for level in ROLLUP_LEVELS if 2**level >= needed] or ROLLUP_LEVELS[-1:]
+        assert levels[0] == finest[0], key
+        # From the finest useful level up, every level, every bucket of it.
+        assert levels == [level for level in ROLLUP_LEVELS if level >= levels[0]]
+        assert {slot for slot in expected if slot[0] == key and slot[1] in levels} == {
+            slot for slot in got if slot[0] == key
+        }
+    assert not any(key == "only-nan" for key, _, _ in got)
+    points = {(row.key, row.step, row.timestamp, row.value) for row in rows}
+    for slot, rollup in got.items():
+        key, want = slot[0], expected[slot]
+        # Count, step and time extent, the extreme values: exactly the fold's.
+        assert rollup[:6] == want[:6]
+        assert (rollup.max_value, rollup.first_timestamp, rollup.last_timestamp) == (
+            want.max_value,
+            want.first_timestamp,
+            want.last_timestamp,
+        )
+        # Which of several tied points is kept may differ; it must be one of them.
+        assert (key, rollup.min_step, rollup.min_timestamp, rollup.min_value) in points
+        assert (key, rollup.max_step, rollup.max_timestamp, rollup.max_value) in points
+        assert (key, rollup.step_lo, rollup.first_timestamp, rollup.first_value) in points
+        assert (key, rollup.step_hi, rollup.last_timestamp, rollup.last_value) in points
+    dense = [level for key, level, _ in got if key == "dense"]
+    rare = [level for key, level, _ in got if key == "rare"]
+    assert min(dense) == ROLLUP_LEVELS[0]
+    assert min(rare) > ROLLUP_LEVELS[1]
