@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from bench.profiling import summarize
 from bench.report import Ceiling, Row, rows_markdown
 from bench.servers import free_port, null_server
@@ -81,3 +83,20 @@ def test_profile_summary_counts_only_request_handling(tmp_path: Path) -> None:
     assert summary.startswith("40 samples inside request handling")
     assert "75.0%  execute (django/db/backends/utils.py)" in summary
     assert "select" not in summary
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_storage_layouts_store_every_point_of_every_batch() -> None:
+    from django.db import connection
+
+    from bench.storage_layouts import LAYOUTS, measure
+
+    settings = connection.settings_dict
+    dsn = (
+        f"postgresql://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+    timings = measure(dsn, batches=3)
+    assert set(timings) == set(LAYOUTS)
+    assert all(len(values) == 3 and min(values) > 0 for values in timings.values())
