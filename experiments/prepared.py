@@ -2,8 +2,9 @@
 
 For these short statements PostgreSQL spends more time planning than running them (the token
 lookup: 0.12 ms of planning, 0.03 ms of execution), and a log_metric call runs five of them.
-A PreparedStatement is planned once per connection (PREPARE) and then run by name (EXECUTE),
-which took a log_metric call's statements from about 1.3 ms to 0.8 ms.
+A PreparedStatement is planned once per connection (PREPARE) and then run by name (EXECUTE):
+with the run lookup written out in SQL, a log_metric call's statements went from about 1.6 ms
+to 0.8 ms (in process).
 
 PREPARE lives as long as the connection and survives a rolled-back transaction. A pooler that
 hands one server connection to several clients in turn (PgBouncer in transaction mode) would

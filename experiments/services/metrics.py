@@ -107,7 +107,7 @@ _PG_INSERT_HISTORY = PreparedStatement(
     "ON CONFLICT DO NOTHING RETURNING key, timestamp, step, value, is_nan"
 )
 # The common case, a batch of new points: a plain insert, which costs a fifth less than
-# ON CONFLICT and returns nothing. Under a savepoint (see _pg_insert_new), so that a batch
+# ON CONFLICT and returns nothing. Under a savepoint (see metrics_insert), so that a batch
 # holding points already stored (a replay) can fall back to _PG_INSERT_HISTORY; the latest
 # values and the rollups (which then come from all the points) go in the same round trip.
 _PG_INSERT_NEW = PreparedStatement(
@@ -308,8 +308,8 @@ def rollup_columns(columns: MetricColumns) -> RollupColumns:
 
     Each key gets every level from its finest useful one up (see _finest_useful_level). The
     points are sorted once by (key, step, timestamp); then each level's buckets are runs of
-    that order, summarised with numpy a level at a time: a thousand points take a fifth of a
-    millisecond, where a loop in Python took one.
+    that order, summarised with numpy a level at a time: a thousand points take about 0.45 ms,
+    where rollups_of took about 1.1 ms with its tuples.
     Among tied points (equal extreme values, or equal step and timestamp) any may be kept, as
     when the database merges summaries (rollup_merge).
     """

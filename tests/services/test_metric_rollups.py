@@ -115,28 +115,31 @@ def test_sparse_keys_skip_levels_finer_than_their_points() -> None:
     assert ("eval", ROLLUP_LEVELS[1]) in levels
 
 
-def test_rollups_of_equals_merging_point_by_point() -> None:
-    # The database merges summaries with rollup_merge's rules; the batch fold must agree.
-    # Among tied points (equal values, or equal step and timestamp) either may be kept, so
-    # the kept point must be one of them.
-    rng = random.Random(11)
-    rows = [
-        MetricRow(
-            rng.choice("ab"), rng.randrange(5), rng.randrange(40), float(rng.randrange(4)), False
-        )
-        for _ in range(500)
-    ]
-    expected: dict[tuple[str, int, int], Rollup] = {}
+def _merged_point_by_point(rows: list[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
+    """Every level of every key, folded with the database's merge rules (rollup_merge)."""
+    merged: dict[tuple[str, int, int], Rollup] = {}
     for row in rows:
+        if row.is_nan:
+            continue
         for level in ROLLUP_LEVELS:
             slot = (row.key, level, row.step >> level)
             point = rollup_point(row)
-            expected[slot] = rollup_merge(expected[slot], point) if slot in expected else point
-    got = rollups_of(rows)
-    assert got.keys() == expected.keys()
+            merged[slot] = rollup_merge(merged[slot], point) if slot in merged else point
+    return merged
+
+
+def assert_faithful(
+    got: dict[tuple[str, int, int], Rollup],
+    expected: dict[tuple[str, int, int], Rollup],
+    rows: list[MetricRow],
+) -> None:
+    """`got` summarises each slot as `expected` (the fold) does. Among tied points (equal
+    values, or equal step and timestamp) either may be kept, so the kept point must be one of
+    them."""
     points = {(row.key, row.step, row.timestamp, row.value) for row in rows}
     for slot, rollup in got.items():
         key, want = slot[0], expected[slot]
+        # Count, step and time extent, the extreme values: exactly the fold's.
         assert rollup[:6] == want[:6]
         assert (rollup.max_value, rollup.first_timestamp, rollup.last_timestamp) == (
             want.max_value,
@@ -149,17 +152,19 @@ def test_rollups_of_equals_merging_point_by_point() -> None:
         assert (key, rollup.step_hi, rollup.last_timestamp, rollup.last_value) in points
 
 
-def _merged_point_by_point(rows: list[MetricRow]) -> dict[tuple[str, int, int], Rollup]:
-    """Every level of every key, folded with the database's merge rules (rollup_merge)."""
-    merged: dict[tuple[str, int, int], Rollup] = {}
-    for row in rows:
-        if row.is_nan:
-            continue
-        for level in ROLLUP_LEVELS:
-            slot = (row.key, level, row.step >> level)
-            point = rollup_point(row)
-            merged[slot] = rollup_merge(merged[slot], point) if slot in merged else point
-    return merged
+def test_rollups_of_equals_merging_point_by_point() -> None:
+    # The database merges summaries with rollup_merge's rules; the batch fold must agree.
+    rng = random.Random(11)
+    rows = [
+        MetricRow(
+            rng.choice("ab"), rng.randrange(5), rng.randrange(40), float(rng.randrange(4)), False
+        )
+        for _ in range(500)
+    ]
+    expected = _merged_point_by_point(rows)
+    got = rollups_of(rows)
+    assert got.keys() == expected.keys()
+    assert_faithful(got, expected, rows)
 
 
 SUMMARISERS = {
@@ -204,21 +209,7 @@ def test_rollups_of_mixed_batches_equal_merging_point_by_point(seed: int, summar
             slot for slot in got if slot[0] == key
         }
     assert not any(key == "only-nan" for key, _, _ in got)
-    points = {(row.key, row.step, row.timestamp, row.value) for row in rows}
-    for slot, rollup in got.items():
-        key, want = slot[0], expected[slot]
-        # Count, step and time extent, the extreme values: exactly the fold's.
-        assert rollup[:6] == want[:6]
-        assert (rollup.max_value, rollup.first_timestamp, rollup.last_timestamp) == (
-            want.max_value,
-            want.first_timestamp,
-            want.last_timestamp,
-        )
-        # Which of several tied points is kept may differ; it must be one of them.
-        assert (key, rollup.min_step, rollup.min_timestamp, rollup.min_value) in points
-        assert (key, rollup.max_step, rollup.max_timestamp, rollup.max_value) in points
-        assert (key, rollup.step_lo, rollup.first_timestamp, rollup.first_value) in points
-        assert (key, rollup.step_hi, rollup.last_timestamp, rollup.last_value) in points
+    assert_faithful(got, expected, rows)
     dense = [level for key, level, _ in got if key == "dense"]
     rare = [level for key, level, _ in got if key == "rare"]
     assert min(dense) == ROLLUP_LEVELS[0]
