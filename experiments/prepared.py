@@ -1,4 +1,4 @@
-"""Statements that every MLflow write runs, prepared once per PostgreSQL connection.
+"""Statements that every MLflow call runs, prepared once per PostgreSQL connection.
 
 For these short statements PostgreSQL spends more time planning than running them (the token
 lookup: 0.12 ms of planning, 0.03 ms of execution), and a log_metric call runs five of them.

@@ -26,6 +26,7 @@ from experiments.mlflow.auth import authenticate_request, authorize
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Workspace
+from experiments.selectors.groups import workspace_find
 from experiments.services.workspaces import workspace_get_held_for_write, writes_refused_message
 
 logger = logging.getLogger(__name__)
@@ -62,10 +63,7 @@ def resolve_workspace(
     def first(name: str, group_name: str | None = None) -> Workspace | None:
         if hold_for_write:
             return workspace_get_held_for_write(name=name, group_name=group_name)
-        workspaces = Workspace.objects.filter(name=name)
-        if group_name is not None:
-            workspaces = workspaces.filter(resource_group__name=group_name)
-        return workspaces.select_related("resource_group").first()
+        return workspace_find(name=name, group_name=group_name)
 
     if workspace_name is not None:
         if header and header != workspace_name:

@@ -12,7 +12,7 @@ from experiments.models import (
     Workspace,
 )
 from experiments.models.groups import resource_group_name_problem, workspace_name_problem
-from experiments.prepared import PreparedStatement
+from experiments.selectors.groups import workspace_find
 
 
 def resource_group_create(*, name: str, description: str = "") -> ResourceGroup:
@@ -110,28 +110,6 @@ def workspace_hold_for_write(*, workspace: Workspace) -> None:
         raise Conflict(writes_refused_message(workspace))
 
 
-# What a write needs of its workspace and group; the other fields load on first use. Written
-# out rather than built by the ORM: compiling the query cost as much as running it.
-_HELD_WORKSPACE_FIELDS = ("id", "resource_group_id", "name", "state")
-_HELD_GROUP_FIELDS = ("id", "name", "state")
-_HELD_WORKSPACE_SQL = (
-    "SELECT w.id, w.resource_group_id, w.name, w.state, g.id, g.name, g.state "
-    f"FROM {Workspace._meta.db_table} w "
-    f"JOIN {ResourceGroup._meta.db_table} g ON g.id = w.resource_group_id "
-    "WHERE w.name = %s{group}{lock}"
-)
-# By (group named, locked): SQLite has no row locks.
-_HELD_WORKSPACE = {
-    (grouped, locked): PreparedStatement(
-        _HELD_WORKSPACE_SQL.format(
-            group=" AND g.name = %s" if grouped else "", lock=" FOR SHARE OF w" if locked else ""
-        )
-    )
-    for grouped in (False, True)
-    for locked in (False, True)
-}
-
-
 def workspace_get_held_for_write(*, name: str, group_name: str | None = None) -> Workspace | None:
     """The workspace `name` (in group `group_name` when given), with its resource group, held
     as workspace_hold_for_write holds it, in the query that finds it (a write pays for each
@@ -139,18 +117,7 @@ def workspace_get_held_for_write(*, name: str, group_name: str | None = None) ->
     """
     if not connection.in_atomic_block:
         raise RuntimeError("workspace_get_held_for_write needs the write's transaction.")
-    statement = _HELD_WORKSPACE[group_name is not None, connection.vendor == "postgresql"]
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql(cursor), [name] if group_name is None else [name, group_name])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    split = len(_HELD_WORKSPACE_FIELDS)
-    workspace = Workspace.from_db(connection.alias, _HELD_WORKSPACE_FIELDS, row[:split])
-    workspace.resource_group = ResourceGroup.from_db(
-        connection.alias, _HELD_GROUP_FIELDS, row[split:]
-    )
-    return workspace
+    return workspace_find(name=name, group_name=group_name, hold=True)
 
 
 def writes_refused_message(workspace: Workspace) -> str:
