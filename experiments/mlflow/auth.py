@@ -51,14 +51,29 @@ def authenticate_request(request: HttpRequest) -> Principal:
 def authorize(
     principal: Principal, workspace: Workspace | None, needed: Role, label: str, *, hint: str = ""
 ) -> Role:
-    """The caller's role in the workspace, if it allows `needed`.
+    """The caller's role in the workspace, if it allows `needed` (see check_role)."""
+    role = None if workspace is None else role_on_workspace(principal.user, workspace)
+    return check_role(principal, workspace, role, needed, label, hint=hint)
+
+
+def check_role(
+    principal: Principal,
+    workspace: Workspace | None,
+    role: Role | None,
+    needed: Role,
+    label: str,
+    *,
+    hint: str = "",
+) -> Role:
+    """`role`, the caller's role in the workspace (as role_on_workspace gives it), if the
+    caller may use it here and it allows `needed`. A tracking token reaches its own workspace
+    only.
 
     `label` names the workspace as the caller addressed it; a workspace that does not exist and
     one the caller may not see get the same answer (with `hint` on what to do).
     """
-    role = None
-    if workspace is not None and principal.workspace_id in (None, workspace.pk):
-        role = role_on_workspace(principal.user, workspace)
+    if workspace is None or principal.workspace_id not in (None, workspace.pk):
+        role = None
     if role is None:
         raise NotFound(f"Workspace '{label}' does not exist.{hint}")
     if not role.allows(needed):

@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Any
 
 import orjson
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_not_required
 from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -22,12 +23,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from experiments.choices import ContainerState, Role
 from experiments.errors import PortalError
-from experiments.mlflow.auth import authenticate_request, authorize
+from experiments.mlflow.auth import authenticate_request, check_role
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Workspace
-from experiments.selectors.groups import workspace_find
-from experiments.services.workspaces import workspace_get_held_for_write, writes_refused_message
+from experiments.selectors.access import workspace_with_role
+from experiments.services.workspaces import writes_refused_message
 
 logger = logging.getLogger(__name__)
 
@@ -49,21 +50,21 @@ def resolve_workspace(
     group_name: str | None,
     workspace_name: str | None,
     *,
+    user: AbstractBaseUser,
     hold_for_write: bool = False,
-) -> tuple[Workspace | None, str]:
-    """The workspace a request addresses (None if there is none) and how the request named it.
+) -> tuple[Workspace | None, Role | None, str]:
+    """The workspace a request addresses (None if there is none), `user`'s role in it, and how
+    the request named it.
 
     By its tracking URI prefix, or at the root by MLflow's workspace header (the `default`
-    workspace without one). Whether the caller may see it is `auth.authorize`'s decision.
-    `hold_for_write`: found and held as workspace_hold_for_write holds it, in one query (inside
-    the write's transaction).
+    workspace without one). Whether the caller may use it is `auth.check_role`'s decision.
+    `hold_for_write`: found and held as workspace_hold_for_write holds it, in the same query
+    (inside the write's transaction).
     """
     header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
 
-    def first(name: str, group_name: str | None = None) -> Workspace | None:
-        if hold_for_write:
-            return workspace_get_held_for_write(name=name, group_name=group_name)
-        return workspace_find(name=name, group_name=group_name)
+    def first(name: str, group_name: str | None = None) -> tuple[Workspace | None, Role | None]:
+        return workspace_with_role(user=user, name=name, group_name=group_name, hold=hold_for_write)
 
     if workspace_name is not None:
         if header and header != workspace_name:
@@ -72,9 +73,9 @@ def resolve_workspace(
                 f"URI addresses workspace '{workspace_name}'. Unset MLFLOW_WORKSPACE or make "
                 "them agree."
             )
-        return first(workspace_name, group_name or ""), f"{group_name}/{workspace_name}"
+        return *first(workspace_name, group_name or ""), f"{group_name}/{workspace_name}"
     name = header or DEFAULT_WORKSPACE_NAME
-    return first(name), name
+    return *first(name), name
 
 
 # At the site root a request names its workspace with MLflow's header, or means `default`.
@@ -157,16 +158,18 @@ def endpoint(*methods: str, write: bool = False, atomic: bool = True) -> Callabl
             if writing and atomic:
                 with transaction.atomic():
                     # Found and held in one query (see workspace_hold_for_write).
-                    resolved, label = resolve_workspace(
-                        request, group, workspace, hold_for_write=True
+                    resolved, role, label = resolve_workspace(
+                        request, group, workspace, user=principal.user, hold_for_write=True
                     )
-                    authorize(principal, resolved, needed, label, hint=hint)
-                    assert resolved is not None  # authorize refuses a missing workspace
+                    check_role(principal, resolved, role, needed, label, hint=hint)
+                    assert resolved is not None  # check_role refuses a missing workspace
                     _require_writable(resolved)
                     result = view(request, resolved, **kwargs)
             else:
-                resolved, label = resolve_workspace(request, group, workspace)
-                authorize(principal, resolved, needed, label, hint=hint)
+                resolved, role, label = resolve_workspace(
+                    request, group, workspace, user=principal.user
+                )
+                check_role(principal, resolved, role, needed, label, hint=hint)
                 assert resolved is not None
                 if writing:
                     _require_writable(resolved)

@@ -110,6 +110,70 @@ _ROLE_SQL = PreparedStatement(
 )
 
 
+# What an MLflow call needs of its workspace and group (the other fields load on first use),
+# and the strongest role the caller holds on either, in one statement. Written out rather than
+# built by the ORM: compiling the query cost as much as running it.
+_FOUND_WORKSPACE_FIELDS = ("id", "resource_group_id", "name", "state")
+_FOUND_GROUP_FIELDS = ("id", "name", "state")
+_RANK_CASE = " ".join(f"WHEN '{role.value}' THEN {role.rank}" for role in Role)
+_ROLE_BY_RANK = {role.rank: role for role in Role}
+_WORKSPACE_WITH_ROLE_SQL = (
+    "SELECT w.id, w.resource_group_id, w.name, w.state, g.id, g.name, g.state, "
+    f"(SELECT MAX(CASE r.role {_RANK_CASE} END) FROM {RoleAssignment._meta.db_table} r "
+    "WHERE r.user_id = %s AND (r.workspace_id = w.id OR r.resource_group_id = g.id)) "
+    f"FROM {Workspace._meta.db_table} w "
+    f"JOIN {ResourceGroup._meta.db_table} g ON g.id = w.resource_group_id "
+    "WHERE w.name = %s{group}{lock}"
+)
+# By (group named, held): SQLite has no row locks.
+_WORKSPACE_WITH_ROLE = {
+    (grouped, held): PreparedStatement(
+        _WORKSPACE_WITH_ROLE_SQL.format(
+            group=" AND g.name = %s" if grouped else "", lock=" FOR SHARE OF w" if held else ""
+        )
+    )
+    for grouped in (False, True)
+    for held in (False, True)
+}
+
+
+def workspace_with_role(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    group_name: str | None = None,
+    hold: bool = False,
+) -> tuple[Workspace | None, Role | None]:
+    """The workspace `name` (in group `group_name` when given) with its resource group, and
+    the role `user` holds on it as role_on_workspace gives it; (None, None) if there is no
+    such workspace. One query: every MLflow call starts with it.
+
+    `hold`: the workspace row is held FOR SHARE until the transaction ends, as
+    services.workspaces.workspace_hold_for_write holds it: a deletion that starts later waits
+    for the write. Call inside the write's transaction.
+    """
+    if hold and not connection.in_atomic_block:
+        raise RuntimeError("workspace_with_role(hold=True) needs the write's transaction.")
+    held = hold and connection.vendor == "postgresql"
+    statement = _WORKSPACE_WITH_ROLE[group_name is not None, held]
+    params = [user.pk, name] if group_name is None else [user.pk, name, group_name]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql(cursor), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    split = len(_FOUND_WORKSPACE_FIELDS)
+    workspace = Workspace.from_db(connection.alias, _FOUND_WORKSPACE_FIELDS, row[:split])
+    workspace.resource_group = ResourceGroup.from_db(
+        connection.alias, _FOUND_GROUP_FIELDS, row[split:-1]
+    )
+    if not user.is_active:
+        return workspace, None
+    if user.is_superuser:
+        return workspace, Role.OWNER
+    return workspace, _ROLE_BY_RANK.get(row[-1])
+
+
 def _as_datetime(value: datetime | str | None) -> datetime | None:
     """A timestamp column as read raw: SQLite gives UTC without a zone (or as text)."""
     if isinstance(value, str):

@@ -7,7 +7,6 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -21,7 +20,6 @@ from experiments.models import (
     Run,
     Workspace,
 )
-from experiments.prepared import PreparedStatement
 from experiments.storage import artifact_storage, usage
 
 
@@ -104,49 +102,6 @@ def workspace_get(*, group_name: str, name: str) -> Workspace:
     )
     if workspace is None:
         raise NotFound(f"Workspace '{group_name}/{name}' does not exist.")
-    return workspace
-
-
-# What an MLflow call needs of its workspace and group; the other fields load on first use.
-# Written out rather than built by the ORM: compiling the query cost as much as running it.
-_FOUND_WORKSPACE_FIELDS = ("id", "resource_group_id", "name", "state")
-_FOUND_GROUP_FIELDS = ("id", "name", "state")
-_WORKSPACE_BY_NAME_SQL = (
-    "SELECT w.id, w.resource_group_id, w.name, w.state, g.id, g.name, g.state "
-    f"FROM {Workspace._meta.db_table} w "
-    f"JOIN {ResourceGroup._meta.db_table} g ON g.id = w.resource_group_id "
-    "WHERE w.name = %s{group}{lock}"
-)
-# By (group named, held): SQLite has no row locks.
-_WORKSPACE_BY_NAME = {
-    (grouped, held): PreparedStatement(
-        _WORKSPACE_BY_NAME_SQL.format(
-            group=" AND g.name = %s" if grouped else "", lock=" FOR SHARE OF w" if held else ""
-        )
-    )
-    for grouped in (False, True)
-    for held in (False, True)
-}
-
-
-def workspace_find(
-    *, name: str, group_name: str | None = None, hold: bool = False
-) -> Workspace | None:
-    """The workspace `name` (in group `group_name` when given) with its resource group, or
-    None. `hold`: FOR SHARE on PostgreSQL, as a write holds it (see
-    services.workspaces.workspace_get_held_for_write)."""
-    held = hold and connection.vendor == "postgresql"
-    statement = _WORKSPACE_BY_NAME[group_name is not None, held]
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql(cursor), [name] if group_name is None else [name, group_name])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    split = len(_FOUND_WORKSPACE_FIELDS)
-    workspace = Workspace.from_db(connection.alias, _FOUND_WORKSPACE_FIELDS, row[:split])
-    workspace.resource_group = ResourceGroup.from_db(
-        connection.alias, _FOUND_GROUP_FIELDS, row[split:]
-    )
     return workspace
 
 

@@ -12,7 +12,6 @@ from experiments.models import (
     Workspace,
 )
 from experiments.models.groups import resource_group_name_problem, workspace_name_problem
-from experiments.selectors.groups import workspace_find
 
 
 def resource_group_create(*, name: str, description: str = "") -> ResourceGroup:
@@ -108,16 +107,6 @@ def workspace_hold_for_write(*, workspace: Workspace) -> None:
         raise NotFound(f"Workspace '{workspace.name}' does not exist.")
     if row[0] != ContainerState.ACTIVE:
         raise Conflict(writes_refused_message(workspace))
-
-
-def workspace_get_held_for_write(*, name: str, group_name: str | None = None) -> Workspace | None:
-    """The workspace `name` (in group `group_name` when given), with its resource group, held
-    as workspace_hold_for_write holds it, in the query that finds it (a write pays for each
-    round trip). The caller checks the state. Call inside the write's transaction.
-    """
-    if not connection.in_atomic_block:
-        raise RuntimeError("workspace_get_held_for_write needs the write's transaction.")
-    return workspace_find(name=name, group_name=group_name, hold=True)
 
 
 def writes_refused_message(workspace: Workspace) -> str:

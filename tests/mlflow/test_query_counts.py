@@ -2,7 +2,7 @@
 
 Sent through Django's test client, in process, so that django_assert_num_queries sees every
 statement (BEGIN and COMMIT of a write included). Every call first authenticates: the caller's
-key with its user, then their role in the workspace (two queries).
+key with its user (one query); the workspace query that follows also reads their role in it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _post(client: Client, url: str, body: dict[str, Any]) -> Any:
     return response.json()
 
 
-AUTH_QUERIES = 2
+AUTH_QUERIES = 1
 
 
 def _signed_in(workspace: Workspace, api_key: str) -> Client:
