@@ -40,6 +40,7 @@ WORKERS = 2
 # - keep-alive: gunicorn's default (2 s), longer than the gap between a client's calls; an
 #   idle keep-alive connection waits in the worker's poller, not in a thread.
 # - --timeout 600: a 100 MB artifact transfer must not be killed as a hung worker.
+BENCH_USER = "bench"
 PORTAL_GUNICORN_ARGS = ["--workers", str(WORKERS), "--threads", "4", "--timeout", "600"]
 
 
@@ -266,7 +267,18 @@ def portal_server(
     """
     env = portal_environment(workdir=workdir, database=database)
     manage(env, "migrate", "--no-input", "--verbosity", "0")
-    exports = manage(env, "mlflow_env", workspace, "--url", f"http://127.0.0.1:{port}")
+    # A plain user, owner of the workspace by a role assignment: every call reads that role,
+    # as a team member's calls do (a superuser's would skip it).
+    manage(
+        env,
+        "shell",
+        "-c",
+        f"from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.get_or_create(username={BENCH_USER!r})",
+    )
+    exports = manage(
+        env, "mlflow_env", workspace, "--url", f"http://127.0.0.1:{port}", "--user", BENCH_USER
+    )
     match = re.search(r"MLFLOW_TRACKING_URI=(\S+)", exports)
     if match is None:
         raise RuntimeError(f"mlflow_env printed no tracking URI: {exports!r}")
