@@ -141,7 +141,7 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
         "options", f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 10000)}"
     )
     _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
-# The statements of the MLflow write path are prepared once per connection (PostgreSQL only;
+# The statements every MLflow call runs are prepared once per connection (PostgreSQL only;
 # see experiments/prepared.py). Off behind a pooler in transaction mode, such as PgBouncer's.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
