@@ -278,10 +278,15 @@ def client_log_batch(
     client = mlflow.MlflowClient(tracking_uri)
     run_id = _new_run(client)
     per_key = BATCH_SIZE // keys
+    # Each point's timestamp advances with its step, as in every other workload and in a
+    # training loop: time moves forward from one batch to the next.
     prepared = [
         [
             Metric(
-                f"m{k}", (b * BATCH_SIZE + k * per_key + s) / 7.0, BASE_TIME_MS + s, b * per_key + s
+                f"m{k}",
+                (b * BATCH_SIZE + k * per_key + s) / 7.0,
+                BASE_TIME_MS + b * per_key + s,
+                b * per_key + s,
             )
             for k in range(keys)
             for s in range(per_key)
@@ -635,7 +640,7 @@ def concurrent_job(args: tuple[str, str, int, int, int, Any]) -> dict[str, Any]:
             client.log_batch(
                 run_id,
                 metrics=[
-                    Metric(f"bm{k}", float(b * 100 + s), BASE_TIME_MS + s, b * 100 + s)
+                    Metric(f"bm{k}", float(b * 100 + s), BASE_TIME_MS + b * 100 + s, b * 100 + s)
                     for k in range(10)
                     for s in range(100)
                 ],
