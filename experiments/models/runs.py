@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from experiments.choices import LifecycleStage, RunStatus
@@ -75,9 +76,12 @@ class Metric(models.Model):
     NaN is stored as value 0 with is_nan set, because SQLite cannot store NaN.
 
     No foreign-key constraint: checking it for each of a batch's thousand rows was a fifth of
-    the cost of ingest. Rows still never outlive their run: ingest holds the run row with
-    FOR KEY SHARE while it inserts (run_lock_for_ingest), and deletion locks run rows FOR
-    UPDATE before it removes their last points and the runs themselves, in one transaction.
+    the cost of ingest. Rows still never outlive their run: ingest holds the run row (FOR NO
+    KEY UPDATE, run_lock_for_ingest) while it inserts, and deletion locks run rows FOR UPDATE
+    before it removes their last points and the runs themselves, in one transaction.
+
+    On PostgreSQL, large batches of new points are stored as MetricChunk rows instead; read
+    MetricHistory for every stored point.
     """
 
     pk = models.CompositePrimaryKey("run_id", "key", "timestamp", "step", "value", "is_nan")
@@ -90,6 +94,62 @@ class Metric(models.Model):
     step = models.BigIntegerField()
     value = models.FloatField()
     is_nan = models.BooleanField()
+
+    @property
+    def real_value(self) -> float:
+        return math.nan if self.is_nan else self.value
+
+
+class MetricChunk(models.Model):
+    """The points of one key from one large log-batch, as arrays in step order (PostgreSQL).
+
+    A row per point costs PostgreSQL a heap tuple and a primary-key entry each: for a batch of
+    1,000 points that was 2.8 ms of the 7 ms the request took. Ten rows of arrays cost 1.1 ms.
+    Ingest stores a batch this way only when no point of it can be stored already (each key's
+    steps are distinct and past the latest stored step of that key, read under the run's
+    lock), so a chunk never repeats a point; any other batch goes to Metric, which skips the
+    points it finds in chunks. Chunks of a key never overlap in steps.
+
+    SQLite has no arrays: there ingest always writes Metric rows and this table stays empty.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "key", "step_lo")
+    # The primary key starts with run_id, so no separate index is needed.
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, db_index=False, db_constraint=False, related_name="+"
+    )
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    step_lo = models.BigIntegerField()
+    step_hi = models.BigIntegerField()
+    timestamp_lo = models.BigIntegerField()
+    timestamp_hi = models.BigIntegerField()
+    count = models.IntegerField()
+    steps = ArrayField(models.BigIntegerField())
+    timestamps = ArrayField(models.BigIntegerField())
+    values = ArrayField(models.FloatField())
+    nans = ArrayField(models.BooleanField())
+
+
+class MetricHistory(models.Model):
+    """Every stored point of every series: Metric rows and the points of MetricChunk rows.
+
+    A database view (migration 0009), read-only. History pages, charts, counts and deletion
+    progress read points through it, so they need not know how a point was stored.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "key", "timestamp", "step", "value", "is_nan")
+    # A plain column, not a foreign key: deletion removes a run's children through its
+    # foreign keys, and a view is not one of them.
+    run_id = models.BigIntegerField()
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    timestamp = models.BigIntegerField()
+    step = models.BigIntegerField()
+    value = models.FloatField()
+    is_nan = models.BooleanField()
+
+    class Meta:
+        managed = False
+        db_table = "experiments_metrichistory"
 
     @property
     def real_value(self) -> float:

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from experiments.choices import ContainerState, LifecycleStage
@@ -16,6 +16,7 @@ from experiments.models import (
     Experiment,
     LoggedModel,
     Metric,
+    MetricChunk,
     ResourceGroup,
     Run,
     Workspace,
@@ -120,6 +121,14 @@ def workspace_prefix(workspace_id: int) -> str:
     return f"workspaces/{workspace_id}"
 
 
+def _metric_points(runs: QuerySet[Run]) -> int:
+    """Stored metric points of these runs: point rows, and the points of chunks (each chunk
+    row says how many it holds, so they are not unnested to be counted)."""
+    run_ids = runs.values("pk")
+    in_chunks = MetricChunk.objects.filter(run_id__in=run_ids).aggregate(points=Sum("count"))
+    return Metric.objects.filter(run_id__in=run_ids).count() + (in_chunks["points"] or 0)
+
+
 def workspaces_bill(*, workspace_ids: list[int]) -> Bill:
     """Everything held by these workspaces, files included."""
     runs = Run.objects.filter(workspace_id__in=workspace_ids)
@@ -129,7 +138,7 @@ def workspaces_bill(*, workspace_ids: list[int]) -> Bill:
         experiments=Experiment.objects.filter(workspace_id__in=workspace_ids).count(),
         runs=runs.count(),
         logged_models=LoggedModel.objects.filter(workspace_id__in=workspace_ids).count(),
-        metric_points=Metric.objects.filter(run__in=runs.values("pk")).count(),
+        metric_points=_metric_points(runs),
         files=files,
         bytes=size,
     )
@@ -204,7 +213,7 @@ def purge_bill(*, workspace_id: int, before_ms: int) -> Bill:
         experiments=purge_experiments(workspace_id=workspace_id, before_ms=before_ms).count(),
         runs=runs.count(),
         logged_models=models.count(),
-        metric_points=Metric.objects.filter(run__in=runs.values("pk")).count(),
+        metric_points=_metric_points(runs),
         files=files,
         bytes=size,
     )

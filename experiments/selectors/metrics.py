@@ -22,7 +22,7 @@ from django.db import connections
 from django.db.models import Max, Min, Q, QuerySet, Sum
 
 from experiments.downsampling import MinMaxBuckets
-from experiments.models import Metric, MetricRollup, Run
+from experiments.models import MetricHistory, MetricRollup, Run
 from experiments.models.runs import ROLLUP_LEVELS
 
 STREAM_CHUNK = 20_000
@@ -121,7 +121,7 @@ def _streamed_by_time(run_pk: int, key: str, extent: _Extent, max_points: int) -
         x_lo=extent.timestamp_lo, x_hi=extent.timestamp_hi, buckets=max(1, (max_points - 2) // 2)
     )
     rows = (
-        Metric.objects.filter(run_id=run_pk, key=key, is_nan=False)
+        MetricHistory.objects.filter(run_id=run_pk, key=key, is_nan=False)
         .order_by("timestamp", "step")
         .values_list("timestamp", "value")
         .iterator(chunk_size=STREAM_CHUNK)
@@ -228,7 +228,7 @@ def metric_series(
     result: dict[int, Series] = {}
     if whole:
         rows = _numbers(
-            Metric.objects.filter(run_id__in=whole, key=key, is_nan=False),
+            MetricHistory.objects.filter(run_id__in=whole, key=key, is_nan=False),
             "run_id",
             x_field,
             "value",

@@ -17,6 +17,7 @@ from experiments.models import (
     InputTag,
     LatestMetric,
     Metric,
+    MetricChunk,
     Param,
     Run,
     RunInput,
@@ -217,6 +218,21 @@ _HISTORY_SQL = (
     "ORDER BY run_id, key, timestamp, step, value, is_nan{limit}"
 )
 _AFTER = " AND (timestamp, step, value, is_nan) > (%s, %s, %s, %s)"
+# On PostgreSQL the points of chunks too (see MetricChunk), merged in the same order; a chunk
+# whose points all lie before the page token is skipped without unnesting it.
+_PG_HISTORY_SQL = (
+    "SELECT value, timestamp, step, is_nan FROM ("
+    f"SELECT value, timestamp, step, is_nan FROM {Metric._meta.db_table} "
+    "WHERE run_id = %s AND key = %s{after} "
+    "UNION ALL SELECT p.value, p.timestamp, p.step, p.is_nan "
+    f"FROM {MetricChunk._meta.db_table} AS c CROSS JOIN LATERAL "
+    "unnest(c.timestamps, c.steps, c.values, c.nans) AS p(timestamp, step, value, is_nan) "
+    "WHERE c.run_id = %s AND c.key = %s{chunk_after}"
+    ") AS history ORDER BY timestamp, step, value, is_nan{limit}"
+)
+_CHUNK_AFTER = (
+    " AND c.timestamp_hi >= %s AND (p.timestamp, p.step, p.value, p.is_nan) > (%s, %s, %s, %s)"
+)
 
 
 def _encode_history_token(row: tuple[float, int, int, bool]) -> str:
@@ -255,17 +271,23 @@ def metric_history(
     key, so a page is one index range scan however deep it is: the page token holds the last
     row returned, not an offset. `max_results=None` means everything.
     """
-    params: list[object] = [run.pk, key]
-    after = ""
-    if page_token:
-        after = _AFTER
-        params.extend(_decode_history_token(page_token))
+    position = _decode_history_token(page_token) if page_token else None
+    params: list[object] = [run.pk, key, *(position or ())]
+    after = "" if position is None else _AFTER
+    sql = _HISTORY_SQL
+    chunk_after = ""
+    if connection.vendor == "postgresql":
+        sql = _PG_HISTORY_SQL
+        params += [run.pk, key]
+        if position is not None:
+            chunk_after = _CHUNK_AFTER
+            params += [position[0], *position]
     limit = ""
     if max_results is not None:
         limit = " LIMIT %s"
         params.append(max_results + 1)
     with connection.cursor() as cursor:
-        cursor.execute(_HISTORY_SQL.format(after=after, limit=limit), params)
+        cursor.execute(sql.format(after=after, chunk_after=chunk_after, limit=limit), params)
         rows = cursor.fetchall()
     if max_results is not None and len(rows) > max_results:
         rows = rows[:max_results]

@@ -44,6 +44,7 @@ from experiments.models import (
     LoggedModel,
     LoggedModelMetric,
     Metric,
+    MetricChunk,
     ResourceGroup,
     Run,
     Workspace,
@@ -512,6 +513,26 @@ def _delete_batch(model: type[models.Model], column: str, ids: Sequence[int], li
         return cursor.rowcount
 
 
+_CHUNK_TABLE = MetricChunk._meta.db_table
+
+
+def _delete_chunks(run_ids: Sequence[int], points: int | None) -> int:
+    """DELETE metric chunks of these runs, about `points` points' worth (all with None, at
+    least one chunk otherwise); returns the number of points they held."""
+    if connection.vendor != "postgresql":
+        return 0  # SQLite stores no chunks (see MetricChunk)
+    # A chunk holds up to a batch's points of one key: a thousand at most in practice.
+    limit = "" if points is None else f" LIMIT {max(1, points // 1000)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {_CHUNK_TABLE} WHERE ctid = ANY(ARRAY("
+            f"SELECT ctid FROM {_CHUNK_TABLE} WHERE run_id = ANY(%s){limit})) RETURNING count) "
+            "SELECT coalesce(sum(count), 0) FROM gone",
+            [list(run_ids)],
+        )
+        return int(cursor.fetchone()[0])
+
+
 # --- Plans: what a job removes, one bounded unit at a time -----------------------------------
 
 
@@ -545,6 +566,8 @@ class _Plan:
         ids = [pk for pk, _ws, _uuid in chunk]
         with transaction.atomic():
             removed = _delete_batch(Metric, "run_id", ids, self.metric_batch)
+            if not removed:
+                removed = _delete_chunks(ids, self.metric_batch)
             if removed:
                 _count(self.job.pk, metric_points=removed)
                 return True
@@ -556,7 +579,7 @@ class _Plan:
         ):
             return True
         with transaction.atomic():
-            # Ingest holds a run FOR KEY SHARE while it writes (run_lock_for_ingest): locking
+            # Ingest holds a run FOR NO KEY UPDATE while it writes (run_lock_for_ingest): locking
             # the rows first waits for batches under way, whose points the DELETE of the
             # children below then sees (metric history has no foreign key to stop orphans).
             list(Run.objects.filter(pk__in=ids).select_for_update().values_list("pk"))
@@ -564,6 +587,7 @@ class _Plan:
             # left) are counted here, so the job's count stays exact.
             placeholders = ", ".join(["%s"] * len(ids))
             leftover = _delete_where(Metric, f"run_id IN ({placeholders})", ids)
+            leftover += _delete_chunks(ids, None)
             _count(self.job.pk, runs=_delete_ids(Run, ids), metric_points=leftover)
         return True
 

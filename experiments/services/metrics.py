@@ -1,9 +1,11 @@
 """Bulk ingest of metric points: one statement per table, whatever the batch size.
 
-History rows are inserted with ON CONFLICT DO NOTHING, so a replayed batch stores nothing
-twice; the latest value per key is upserted in the same transaction, only where the new point
-is newer by (step, timestamp, value) as MLflow defines it. The rows that were actually new
-are folded into the metric rollups (min/max summaries per bucket of steps that charts read).
+A large batch of new points is stored on PostgreSQL as one MetricChunk row per key (arrays of
+its points); other points as Metric rows, inserted so that a replayed batch stores nothing
+twice (the primary key, and a check against the chunks). The latest value per key is upserted
+in the same transaction, only where the new point is newer by (step, timestamp, value) as
+MLflow defines it. The points that were actually new are folded into the metric rollups
+(min/max summaries per bucket of steps that charts read).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import orjson
 from django.db import IntegrityError, connection
 
-from experiments.models import LatestMetric, Metric, MetricRollup
+from experiments.models import LatestMetric, Metric, MetricChunk, MetricRollup
 from experiments.models.runs import ROLLUP_LEVELS
 from experiments.prepared import PreparedStatement
 
@@ -103,16 +105,52 @@ _PG_ROWS = (
     "SELECT %s::bigint, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], "
     "%s::float8[], %s::boolean[])"
 )
+_CHUNK_TABLE = MetricChunk._meta.db_table
+_BATCH = (
+    "SELECT %s::bigint AS run_id, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], "
+    "%s::float8[], %s::boolean[]) AS u(key, timestamp, step, value, is_nan)"
+)
+# Whether point `b` is stored in a chunk. Chunks of a key do not overlap, so only the one
+# starting last at or before the point's step can hold it, at the position of that step.
+_IN_CHUNKS = (
+    "EXISTS (SELECT 1 FROM (SELECT c.steps, c.timestamps, c.values, c.nans "
+    f"FROM {_CHUNK_TABLE} AS c WHERE c.run_id = b.run_id AND c.key = b.key "
+    "AND c.step_lo <= b.step ORDER BY c.step_lo DESC LIMIT 1) AS c "
+    "CROSS JOIN LATERAL array_position(c.steps, b.step) AS i "
+    "WHERE c.timestamps[i] = b.timestamp AND c.values[i] = b.value AND c.nans[i] = b.is_nan)"
+)
 _PG_INSERT_HISTORY = PreparedStatement(
-    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) {_PG_ROWS} "
+    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
+    f"SELECT * FROM ({_BATCH}) AS b WHERE NOT {_IN_CHUNKS} "
     "ON CONFLICT DO NOTHING RETURNING key, timestamp, step, value, is_nan"
 )
 # The common case, a batch of new points: a plain insert, which costs a fifth less than
 # ON CONFLICT and returns nothing. Under a savepoint (see metrics_insert), so that a batch
 # holding points already stored (a replay) can fall back to _PG_INSERT_HISTORY; the latest
 # values and the rollups (which then come from all the points) go in the same round trip.
+# A point already stored in a chunk is inserted twice, so that it fails the insert with a
+# unique violation exactly as a point stored as a row does.
 _PG_INSERT_NEW = PreparedStatement(
-    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) {_PG_ROWS}"
+    f"WITH b AS ({_BATCH}) "
+    f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
+    f"SELECT * FROM b UNION ALL SELECT * FROM b WHERE {_IN_CHUNKS}"
+)
+# A batch as one chunk per key: the points' flat arrays sorted by (key, step), and per key
+# its slice (1-based bounds) and extent.
+_PG_INSERT_CHUNKS = PreparedStatement(
+    f"INSERT INTO {_CHUNK_TABLE} (run_id, key, step_lo, step_hi, timestamp_lo, timestamp_hi, "
+    "count, steps, timestamps, values, nans) "
+    "SELECT %s::bigint, u.key, u.step_lo, u.step_hi, u.timestamp_lo, u.timestamp_hi, "
+    "u.last - u.first + 1, a.s[u.first:u.last], a.t[u.first:u.last], a.v[u.first:u.last], "
+    "a.n[u.first:u.last] "
+    "FROM (SELECT %s::bigint[] AS s, %s::bigint[] AS t, %s::float8[] AS v, %s::boolean[] AS n) "
+    "AS a CROSS JOIN unnest(%s::varchar[], %s::int[], %s::int[], %s::bigint[], %s::bigint[], "
+    "%s::bigint[], %s::bigint[]) AS u(key, first, last, step_lo, step_hi, timestamp_lo, "
+    "timestamp_hi)"
+)
+_PG_LATEST_STEPS = PreparedStatement(
+    f"SELECT key, step FROM {LatestMetric._meta.db_table} "
+    "WHERE run_id = %s AND key = ANY(%s::varchar[])"
 )
 _PG_UPSERT_LATEST = PreparedStatement(
     f"INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) {_PG_ROWS} "
@@ -174,9 +212,12 @@ def _columns(run_pk: int, columns: MetricColumns) -> list[object]:
 
 
 def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) -> None:
-    """Insert history rows and refresh latest values. Call inside a transaction.
+    """Insert history and refresh latest values. Call inside a transaction that holds the run
+    (run_lock_for_ingest): on PostgreSQL, whether a batch is new is decided from what is
+    stored, and writers of one run must take turns for that to hold.
 
-    On PostgreSQL a batch of new points takes one round trip (see _PG_INSERT_NEW).
+    On PostgreSQL a batch of new points takes one round trip, and a large one a second (the
+    latest steps of its keys) to be stored as chunks.
     """
     if not rows:
         return
@@ -194,30 +235,146 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) ->
             cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest.rows()])
             rollups_upsert(cursor, run_pk=run_pk, rollups=_rollups(MetricColumns.of(inserted)))
             return
-        literals = _columns(run_pk, columns)
         latest_statement = (_PG_UPSERT_LATEST.sql(cursor), _columns(run_pk, latest))
+        rollups = _rollups(columns)
+        chunks = _chunks(columns) if _worth_chunking(columns) else None
+        if chunks is not None and _past_stored(cursor, run_pk, chunks):
+            _execute(
+                cursor,
+                [
+                    (_PG_INSERT_CHUNKS.sql(cursor), chunks.parameters(run_pk)),
+                    latest_statement,
+                    _rollups_statement(cursor, run_pk, rollups),
+                ],
+            )
+            return
+        literals = _columns(run_pk, columns)
         insert_new = (
             f"SAVEPOINT metrics_insert; {_PG_INSERT_NEW.sql(cursor)}; "
             "RELEASE SAVEPOINT metrics_insert"
         )
         try:
-            rollups_upsert(
+            _execute(
                 cursor,
-                run_pk=run_pk,
-                rollups=_rollups(columns),
-                before=[(insert_new, literals), latest_statement],
+                [
+                    (insert_new, literals),
+                    latest_statement,
+                    _rollups_statement(cursor, run_pk, rollups),
+                ],
             )
         except IntegrityError:
             # Some points were stored already: store the others, summarise only those.
             cursor.execute("ROLLBACK TO SAVEPOINT metrics_insert")
             cursor.execute(_PG_INSERT_HISTORY.sql(cursor), literals)
             inserted = [MetricRow(*row) for row in cursor.fetchall()]
-            rollups_upsert(
+            _execute(
                 cursor,
-                run_pk=run_pk,
-                rollups=_rollups(MetricColumns.of(inserted)),
-                before=[latest_statement],
+                [
+                    latest_statement,
+                    _rollups_statement(cursor, run_pk, _rollups(MetricColumns.of(inserted))),
+                ],
             )
+
+
+def _execute(cursor: Any, statements: Sequence[tuple[str, list[object]] | None]) -> None:
+    """Send statements in one round trip (None: nothing to send in that place)."""
+    sent = [statement for statement in statements if statement is not None]
+    cursor.execute(
+        "; ".join(sql for sql, _ in sent), [param for _, params in sent for param in params]
+    )
+
+
+# A batch is stored as chunks from this many points, with at least CHUNK_POINTS_PER_KEY per
+# key on average: smaller chunks would cost more than the point rows they replace.
+CHUNKED_FROM = 256
+CHUNK_POINTS_PER_KEY = 16
+
+
+def _worth_chunking(columns: MetricColumns) -> bool:
+    return len(columns) >= CHUNKED_FROM and len(columns) >= CHUNK_POINTS_PER_KEY * len(
+        set(columns.keys)
+    )
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """A batch as one chunk per key: the points sorted by (key, step), and per key (sorted)
+    the 1-based bounds of its slice and its extent."""
+
+    keys: list[str]
+    first: list[int]
+    last: list[int]
+    step_lo: list[int]
+    step_hi: list[int]
+    timestamp_lo: list[int]
+    timestamp_hi: list[int]
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+    nans: list[bool]
+
+    def parameters(self, run_pk: int) -> list[object]:
+        return [
+            run_pk,
+            _numbers_literal(self.steps),
+            _numbers_literal(self.timestamps),
+            _numbers_literal(self.values),
+            _booleans_literal(self.nans),
+            _keys_literal(self.keys),
+            *(
+                _numbers_literal(column)
+                for column in (
+                    self.first,
+                    self.last,
+                    self.step_lo,
+                    self.step_hi,
+                    self.timestamp_lo,
+                    self.timestamp_hi,
+                )
+            ),
+        ]
+
+
+def _chunks(columns: MetricColumns) -> _Chunks | None:
+    """The batch as one chunk per key, or None if a key has two points at one step (they
+    could be one point logged twice, which only point rows store once)."""
+    names = sorted(set(columns.keys))
+    rank_of = {name: rank for rank, name in enumerate(names)}
+    ranks = np.array([rank_of[key] for key in columns.keys], dtype=np.int64)
+    steps = np.array(columns.steps, dtype=np.int64)
+    order = np.lexsort((steps, ranks))
+    ranks, steps = ranks[order], steps[order]
+    same_key = ranks[1:] == ranks[:-1]
+    if (same_key & (steps[1:] == steps[:-1])).any():
+        return None
+    starts = np.flatnonzero(np.r_[True, ~same_key])
+    ends = np.r_[starts[1:], len(ranks)] - 1
+    timestamps = np.array(columns.timestamps, dtype=np.int64)[order]
+    return _Chunks(
+        keys=names,
+        first=(starts + 1).tolist(),
+        last=(ends + 1).tolist(),
+        step_lo=steps[starts].tolist(),
+        step_hi=steps[ends].tolist(),
+        timestamp_lo=np.minimum.reduceat(timestamps, starts).tolist(),
+        timestamp_hi=np.maximum.reduceat(timestamps, starts).tolist(),
+        steps=steps.tolist(),
+        timestamps=timestamps.tolist(),
+        values=np.array(columns.values, dtype=np.float64)[order].tolist(),
+        nans=np.array(columns.nans, dtype=bool)[order].tolist(),
+    )
+
+
+def _past_stored(cursor: Any, run_pk: int, chunks: _Chunks) -> bool:
+    """Whether every key's first step in the batch is past the latest step stored for it:
+    then none of the batch's points can be stored already (the latest value is the point
+    with the highest step)."""
+    cursor.execute(_PG_LATEST_STEPS.sql(cursor), [run_pk, _keys_literal(chunks.keys)])
+    stored = dict(cursor.fetchall())
+    return all(
+        key not in stored or first > stored[key]
+        for key, first in zip(chunks.keys, chunks.step_lo, strict=True)
+    )
 
 
 class Rollup(NamedTuple):
@@ -524,6 +681,29 @@ _SQLITE_UPSERT_ROLLUPS = (
 )
 
 
+def _rollup_table_columns(
+    rollups: RollupColumns | dict[tuple[str, int, int], Rollup],
+) -> RollupColumns:
+    if isinstance(rollups, RollupColumns):
+        return rollups
+    # Sorted by primary key: concurrent writers to one run lock rows in the same order
+    # (RollupColumns are sorted already).
+    rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
+    return RollupColumns([list(column) for column in zip(*rows, strict=True)])
+
+
+def _rollups_statement(
+    cursor: Any, run_pk: int, rollups: RollupColumns | dict[tuple[str, int, int], Rollup]
+) -> tuple[str, list[object]] | None:
+    """The PostgreSQL upsert of these summaries, or None when there are none."""
+    columns = _rollup_table_columns(rollups).columns
+    if not columns:
+        return None
+    literals = [_keys_literal(columns[0])]
+    literals += [_numbers_literal(column) for column in columns[1:]]
+    return _PG_UPSERT_ROLLUPS.sql(cursor), [run_pk, *literals]
+
+
 def rollups_upsert(
     cursor: Any,
     *,
@@ -535,23 +715,11 @@ def rollups_upsert(
 
     `before`: statements to send first in the same round trip on PostgreSQL.
     """
-    if isinstance(rollups, dict):
-        # Sorted by primary key: concurrent writers to one run lock rows in the same order
-        # (RollupColumns are sorted already).
-        rows = [(*slot, *rollup) for slot, rollup in sorted(rollups.items())]
-        rollups = RollupColumns([list(column) for column in zip(*rows, strict=True)])
-    columns = rollups.columns
+    columns = _rollup_table_columns(rollups).columns
     if connection.vendor == "postgresql":
-        statements = list(before)
-        if columns:
-            literals = [_keys_literal(columns[0])]
-            literals += [_numbers_literal(column) for column in columns[1:]]
-            statements.append((_PG_UPSERT_ROLLUPS.sql(cursor), [run_pk, *literals]))
-        if statements:
-            cursor.execute(
-                "; ".join(sql for sql, _ in statements),
-                [param for _, params in statements for param in params],
-            )
+        statements = [*before, _rollups_statement(cursor, run_pk, rollups)]
+        if any(statements):
+            _execute(cursor, statements)
     elif columns:
         cursor.executemany(
             _SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in zip(*columns, strict=True)]

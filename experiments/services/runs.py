@@ -348,17 +348,22 @@ def _set_tags(run: Run, tags: dict[str, str]) -> None:
     )
 
 
+_INGEST_LOCK = " FOR NO KEY UPDATE"
+
+
 def run_lock_for_ingest(run: Run) -> None:
     """Hold the run row until the transaction ends, and check that it is still active.
 
-    FOR KEY SHARE lets concurrent batches and status updates of the run proceed, but makes a
-    deletion (which locks the row FOR UPDATE) wait for this transaction: metric history has no
-    foreign-key constraint to do it (see Metric). Call inside a transaction.
+    FOR NO KEY UPDATE makes a deletion (which locks the row FOR UPDATE) wait for this
+    transaction, as metric history has no foreign-key constraint to do it (see Metric). It
+    also makes writers of one run's metrics take turns: ingest decides that a batch is new
+    (metrics_insert) from what is stored when it holds the run, and two replays of one batch
+    must not both find it new. Call inside a transaction.
     """
     if run.held_for_ingest:
         _require_active(run)
         return
-    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    lock = _INGEST_LOCK if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT lifecycle_stage FROM {Run._meta.db_table} WHERE id = %s{lock}", [run.pk]
@@ -377,7 +382,7 @@ _HELD_RUN = {
     locked: PreparedStatement(
         f"SELECT {', '.join(field.column for field in Run._meta.concrete_fields)} "
         f"FROM {Run._meta.db_table} WHERE uuid = %s AND workspace_id = %s"
-        + (" FOR KEY SHARE" if locked else "")
+        + (_INGEST_LOCK if locked else "")
     )
     for locked in (False, True)
 }

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from experiments.choices import ContainerState
-from experiments.models import Metric, Run, Workspace
+from experiments.models import MetricHistory, Run, Workspace
 from experiments.services.audit import Actor
 from experiments.services.deletion import resource_group_delete, workspace_delete
 from experiments.services.workspaces import workspace_hold_for_write
@@ -52,7 +52,7 @@ def test_client_writing_to_a_deleting_workspace_gets_a_clear_error(
     assert "is being deleted" in str(upload.value)
     # Reads still work while the deletion runs.
     assert client.get_run(run_id).data.metrics == {"loss": 1.0}
-    assert Metric.objects.filter(run__uuid=run_id).count() == 1
+    assert MetricHistory.objects.filter(run_id=Run.objects.get(uuid=run_id).pk).count() == 1
 
 
 def test_single_workspace_deletion_refuses_writes_too(

@@ -20,7 +20,7 @@ from django.db import connection
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from experiments.models import LatestMetric, Metric, Param, Run, RunTag
+from experiments.models import LatestMetric, MetricHistory, Param, Run, RunTag
 
 BATCH = {
     "metrics": [
@@ -35,7 +35,7 @@ BATCH = {
 
 def _stored(run: Run) -> tuple[int, int, int, int]:
     return (
-        Metric.objects.filter(run=run).count(),
+        MetricHistory.objects.filter(run_id=run.pk).count(),
         LatestMetric.objects.filter(run=run).count(),
         Param.objects.filter(run=run).count(),
         RunTag.objects.filter(run=run).exclude(key__startswith="mlflow.").count(),
@@ -82,8 +82,11 @@ def test_outage_mid_batch_answers_503_and_keeps_nothing(
     result: dict[str, requests.Response] = {}
     try:
         with blocker.cursor() as cursor:
-            # Params and tags can be written; the metric insert will wait on this lock.
-            cursor.execute("LOCK TABLE experiments_metric IN ACCESS EXCLUSIVE MODE")
+            # Params and tags can be written; the metric insert (of chunks, for this batch)
+            # will wait on this lock.
+            cursor.execute(
+                "LOCK TABLE experiments_metric, experiments_metricchunk IN ACCESS EXCLUSIVE MODE"
+            )
         sender = threading.Thread(target=lambda: result.update(r=_post_batch(tracking, run_id)))
         sender.start()
         victim = None

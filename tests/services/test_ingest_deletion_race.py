@@ -10,10 +10,15 @@ import pytest
 from django.db import connection, connections
 
 from experiments.choices import JobState
-from experiments.models import Metric, Run
+from experiments.models import MetricHistory, Run
 from experiments.services.audit import Actor
-from experiments.services.deletion import deleted_objects_purge, deletion_job_run
-from experiments.services.runs import MetricPoint, run_delete, run_lock_for_ingest, run_log_batch
+from experiments.services.deletion import deletion_job_run, workspace_delete
+from experiments.services.runs import (
+    _INGEST_LOCK,
+    MetricPoint,
+    run_lock_for_ingest,
+    run_log_batch,
+)
 from tests.factories import make_experiment, make_group, make_run, make_workspace
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
@@ -44,30 +49,40 @@ def test_a_batch_under_way_is_deleted_with_its_run_not_left_behind() -> None:
     ingest = psycopg2.connect(dbname=cfg["NAME"], user=cfg["USER"], host=cfg["HOST"])
     cursor = ingest.cursor()
     cursor.execute(
-        "SELECT lifecycle_stage FROM experiments_run WHERE id = %s FOR KEY SHARE", [run.pk]
+        f"SELECT lifecycle_stage FROM experiments_run WHERE id = %s{_INGEST_LOCK}", [run.pk]
     )
-    # The run is deleted meanwhile (its status can change while a batch holds it) ...
-    run_delete(run=run)
-    cursor.execute(
-        "INSERT INTO experiments_metric (run_id, key, timestamp, step, value, is_nan) "
-        "VALUES (%s, 'm', 2, 1, 2.0, false)",
-        [run.pk],
-    )
-    # when: ... and purged while the batch is still open
-    job = deleted_objects_purge(
-        group_name="race-group", workspace_name="racing", actor=Actor("admin")
+    # when: the workspace is deleted while the batch is still open
+    job = workspace_delete(
+        group_name="race-group",
+        workspace_name="racing",
+        confirm_name="racing",
+        actor=Actor("admin"),
     )
     purge = threading.Thread(target=_purge_to_the_end, args=[job.pk])
     purge.start()
     time.sleep(1.5)
     waited = purge.is_alive()
+    # The batch stores a point row and a chunk of three points.
+    cursor.execute(
+        "INSERT INTO experiments_metric (run_id, key, timestamp, step, value, is_nan) "
+        "VALUES (%s, 'm', 2, 1, 2.0, false)",
+        [run.pk],
+    )
+    cursor.execute(
+        "INSERT INTO experiments_metricchunk (run_id, key, step_lo, step_hi, timestamp_lo, "
+        "timestamp_hi, count, steps, timestamps, values, nans) VALUES (%s, 'm', 2, 4, 3, 5, 3, "
+        "'{2,3,4}', '{3,4,5}', '{1,2,3}', '{f,f,f}')",
+        [run.pk],
+    )
     ingest.commit()
     ingest.close()
     purge.join(timeout=60)
-    # then: the purge waited for the batch and removed its points with the run
-    assert waited, "the purge did not wait for the batch under way"
+    # then: the deletion waited for the batch and removed its points with the run, counted
+    assert waited, "the deletion did not wait for the batch under way"
     assert not Run.objects.filter(pk=run.pk).exists()
-    assert not Metric.objects.filter(run_id=run.pk).exists()
+    assert not MetricHistory.objects.filter(run_id=run.pk).exists()
+    job.refresh_from_db()
+    assert (job.state, job.deleted_metric_points) == (JobState.DELETED, 5)
 
 
 def test_ingest_refuses_a_run_deleted_before_it_took_the_lock() -> None:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from experiments.models import Metric, MetricRollup, Run
+from experiments.models import MetricHistory, MetricRollup, Run
 from experiments.models.runs import ROLLUP_LEVELS
 from experiments.services.metrics import (
     MetricColumns,
@@ -33,7 +33,7 @@ def stored_rollups(run: Run) -> dict[tuple[str, int, int], Rollup]:
 def history(run: Run) -> list[MetricRow]:
     return [
         MetricRow(*row)
-        for row in Metric.objects.filter(run=run).values_list(
+        for row in MetricHistory.objects.filter(run_id=run.pk).values_list(
             "key", "timestamp", "step", "value", "is_nan"
         )
     ]
