@@ -20,8 +20,24 @@ _VIEW = {
 }
 
 
+# A chunk of 100 points takes about 2.5 KB. PostgreSQL moves rows over 2 KB out of line and
+# first tries to compress them, which costs more than the insert and saves a quarter at best
+# (floats compress badly): rows up to a page stay in line, longer ones go out of line as they
+# are. Storing a batch of 1,000 points as ten chunks: 1.21 ms with the defaults, 0.85 ms so.
+_CHUNK_STORAGE = [
+    "ALTER TABLE experiments_metricchunk SET (toast_tuple_target = 8160)",
+    *(
+        f"ALTER TABLE experiments_metricchunk ALTER COLUMN {column} SET STORAGE EXTERNAL"
+        for column in ("steps", "timestamps", "values", "nans")
+    ),
+]
+
+
 def create_view(apps, schema_editor):
     schema_editor.execute(_VIEW[schema_editor.connection.vendor])
+    if schema_editor.connection.vendor == "postgresql":
+        for statement in _CHUNK_STORAGE:
+            schema_editor.execute(statement)
 
 
 def drop_view(apps, schema_editor):

@@ -135,23 +135,6 @@ _PG_INSERT_NEW = PreparedStatement(
     f"INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
     f"SELECT * FROM b UNION ALL SELECT * FROM b WHERE {_IN_CHUNKS}"
 )
-# A batch as one chunk per key: the points' flat arrays sorted by (key, step), and per key
-# its slice (1-based bounds) and extent.
-_PG_INSERT_CHUNKS = PreparedStatement(
-    f"INSERT INTO {_CHUNK_TABLE} (run_id, key, step_lo, step_hi, timestamp_lo, timestamp_hi, "
-    "count, steps, timestamps, values, nans) "
-    "SELECT %s::bigint, u.key, u.step_lo, u.step_hi, u.timestamp_lo, u.timestamp_hi, "
-    "u.last - u.first + 1, a.s[u.first:u.last], a.t[u.first:u.last], a.v[u.first:u.last], "
-    "a.n[u.first:u.last] "
-    "FROM (SELECT %s::bigint[] AS s, %s::bigint[] AS t, %s::float8[] AS v, %s::boolean[] AS n) "
-    "AS a CROSS JOIN unnest(%s::varchar[], %s::int[], %s::int[], %s::bigint[], %s::bigint[], "
-    "%s::bigint[], %s::bigint[]) AS u(key, first, last, step_lo, step_hi, timestamp_lo, "
-    "timestamp_hi)"
-)
-_PG_LATEST_STEPS = PreparedStatement(
-    f"SELECT key, step FROM {LatestMetric._meta.db_table} "
-    "WHERE run_id = %s AND key = ANY(%s::varchar[])"
-)
 _PG_UPSERT_LATEST = PreparedStatement(
     f"INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) {_PG_ROWS} "
     f"{_UPSERT_TAIL}"
@@ -216,64 +199,81 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) ->
     (run_lock_for_ingest): on PostgreSQL, whether a batch is new is decided from what is
     stored, and writers of one run must take turns for that to hold.
 
-    On PostgreSQL a batch of new points takes one round trip, and a large one a second (the
-    latest steps of its keys) to be stored as chunks.
+    On PostgreSQL a batch of new points takes one round trip.
     """
     if not rows:
         return
     columns = rows if isinstance(rows, MetricColumns) else MetricColumns.of(rows)
-    latest = columns.latest_per_key()
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            inserted = []
-            for row in columns.rows():
-                # One statement per row: rowcount tells which points were new (no RETURNING
-                # with OR IGNORE before SQLite 3.35), and SQLite runs in-process anyway.
-                cursor.execute(_SQLITE_INSERT_HISTORY, (run_pk, *row))
-                if cursor.rowcount == 1:
-                    inserted.append(row)
-            cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest.rows()])
-            rollups_upsert(cursor, run_pk=run_pk, rollups=_rollups(MetricColumns.of(inserted)))
+        if connection.vendor == "postgresql":
+            rollups = _rollups(columns)
+            chunks = _chunks(columns) if _worth_chunking(columns) else None
+            if chunks is None or not _chunks_insert(cursor, run_pk, chunks, rollups):
+                _points_insert(cursor, run_pk, columns, rollups)
             return
-        latest_statement = (_PG_UPSERT_LATEST.sql(cursor), _columns(run_pk, latest))
-        rollups = _rollups(columns)
-        chunks = _chunks(columns) if _worth_chunking(columns) else None
-        if chunks is not None and _past_stored(cursor, run_pk, chunks):
-            _execute(
-                cursor,
-                [
-                    (_PG_INSERT_CHUNKS.sql(cursor), chunks.parameters(run_pk)),
-                    latest_statement,
-                    _rollups_statement(cursor, run_pk, rollups),
-                ],
-            )
-            return
-        literals = _columns(run_pk, columns)
-        insert_new = (
-            f"SAVEPOINT metrics_insert; {_PG_INSERT_NEW.sql(cursor)}; "
-            "RELEASE SAVEPOINT metrics_insert"
+        inserted = []
+        for row in columns.rows():
+            # One statement per row: rowcount tells which points were new (no RETURNING with
+            # OR IGNORE before SQLite 3.35), and SQLite runs in-process anyway.
+            cursor.execute(_SQLITE_INSERT_HISTORY, (run_pk, *row))
+            if cursor.rowcount == 1:
+                inserted.append(row)
+        latest = columns.latest_per_key().rows()
+        cursor.executemany(_SQLITE_UPSERT_LATEST, [(run_pk, *row) for row in latest])
+        rollups_upsert(cursor, run_pk=run_pk, rollups=_rollups(MetricColumns.of(inserted)))
+
+
+def _chunks_insert(
+    cursor: Any, run_pk: int, chunks: _Chunks, rollups: RollupColumns | dict[Any, Rollup]
+) -> bool:
+    """Store a batch as chunks if none of its points is stored already (one round trip);
+    returns whether it did."""
+    rollup_statement = _rollups_statement(cursor, run_pk, rollups)
+    statement = _PG_INSERT_CHUNKS[rollup_statement is not None]
+    cursor.execute(
+        statement.sql(cursor),
+        [
+            *chunks.extents(),
+            run_pk,
+            run_pk,
+            *chunks.arrays(),
+            *_columns(run_pk, chunks.latest),
+            *(rollup_statement[1] if rollup_statement else ()),
+        ],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _points_insert(
+    cursor: Any,
+    run_pk: int,
+    columns: MetricColumns,
+    rollups: RollupColumns | dict[tuple[str, int, int], Rollup],
+) -> None:
+    """Store a batch as Metric rows (PostgreSQL), each point once: one round trip when all of
+    them are new, four when some were stored already (a replay)."""
+    latest_statement = (_PG_UPSERT_LATEST.sql(cursor), _columns(run_pk, columns.latest_per_key()))
+    literals = _columns(run_pk, columns)
+    insert_new = (
+        f"SAVEPOINT metrics_insert; {_PG_INSERT_NEW.sql(cursor)}; RELEASE SAVEPOINT metrics_insert"
+    )
+    try:
+        _execute(
+            cursor,
+            [(insert_new, literals), latest_statement, _rollups_statement(cursor, run_pk, rollups)],
         )
-        try:
-            _execute(
-                cursor,
-                [
-                    (insert_new, literals),
-                    latest_statement,
-                    _rollups_statement(cursor, run_pk, rollups),
-                ],
-            )
-        except IntegrityError:
-            # Some points were stored already: store the others, summarise only those.
-            cursor.execute("ROLLBACK TO SAVEPOINT metrics_insert")
-            cursor.execute(_PG_INSERT_HISTORY.sql(cursor), literals)
-            inserted = [MetricRow(*row) for row in cursor.fetchall()]
-            _execute(
-                cursor,
-                [
-                    latest_statement,
-                    _rollups_statement(cursor, run_pk, _rollups(MetricColumns.of(inserted))),
-                ],
-            )
+    except IntegrityError:
+        # Some points were stored already: store the others, summarise only those.
+        cursor.execute("ROLLBACK TO SAVEPOINT metrics_insert")
+        cursor.execute(_PG_INSERT_HISTORY.sql(cursor), literals)
+        inserted = [MetricRow(*row) for row in cursor.fetchall()]
+        _execute(
+            cursor,
+            [
+                latest_statement,
+                _rollups_statement(cursor, run_pk, _rollups(MetricColumns.of(inserted))),
+            ],
+        )
 
 
 def _execute(cursor: Any, statements: Sequence[tuple[str, list[object]] | None]) -> None:
@@ -313,25 +313,26 @@ class _Chunks:
     values: list[float]
     nans: list[bool]
 
-    def parameters(self, run_pk: int) -> list[object]:
+    # The newest point of each key: its last, as a key's steps are distinct.
+    latest: MetricColumns
+
+    def extents(self) -> list[str]:
+        numbers = (
+            self.first,
+            self.last,
+            self.step_lo,
+            self.step_hi,
+            self.timestamp_lo,
+            self.timestamp_hi,
+        )
+        return [_keys_literal(self.keys), *map(_numbers_literal, numbers)]
+
+    def arrays(self) -> list[str]:
         return [
-            run_pk,
             _numbers_literal(self.steps),
             _numbers_literal(self.timestamps),
             _numbers_literal(self.values),
             _booleans_literal(self.nans),
-            _keys_literal(self.keys),
-            *(
-                _numbers_literal(column)
-                for column in (
-                    self.first,
-                    self.last,
-                    self.step_lo,
-                    self.step_hi,
-                    self.timestamp_lo,
-                    self.timestamp_hi,
-                )
-            ),
         ]
 
 
@@ -350,30 +351,24 @@ def _chunks(columns: MetricColumns) -> _Chunks | None:
     starts = np.flatnonzero(np.r_[True, ~same_key])
     ends = np.r_[starts[1:], len(ranks)] - 1
     timestamps = np.array(columns.timestamps, dtype=np.int64)[order]
+    values = np.array(columns.values, dtype=np.float64)[order]
+    nans = np.array(columns.nans, dtype=bool)[order]
+    step_hi = steps[ends].tolist()
     return _Chunks(
         keys=names,
         first=(starts + 1).tolist(),
         last=(ends + 1).tolist(),
         step_lo=steps[starts].tolist(),
-        step_hi=steps[ends].tolist(),
+        step_hi=step_hi,
         timestamp_lo=np.minimum.reduceat(timestamps, starts).tolist(),
         timestamp_hi=np.maximum.reduceat(timestamps, starts).tolist(),
         steps=steps.tolist(),
         timestamps=timestamps.tolist(),
-        values=np.array(columns.values, dtype=np.float64)[order].tolist(),
-        nans=np.array(columns.nans, dtype=bool)[order].tolist(),
-    )
-
-
-def _past_stored(cursor: Any, run_pk: int, chunks: _Chunks) -> bool:
-    """Whether every key's first step in the batch is past the latest step stored for it:
-    then none of the batch's points can be stored already (the latest value is the point
-    with the highest step)."""
-    cursor.execute(_PG_LATEST_STEPS.sql(cursor), [run_pk, _keys_literal(chunks.keys)])
-    stored = dict(cursor.fetchall())
-    return all(
-        key not in stored or first > stored[key]
-        for key, first in zip(chunks.keys, chunks.step_lo, strict=True)
+        values=values.tolist(),
+        nans=nans.tolist(),
+        latest=MetricColumns(
+            names, timestamps[ends].tolist(), step_hi, values[ends].tolist(), nans[ends].tolist()
+        ),
     )
 
 
@@ -670,11 +665,56 @@ _PG_ROLLUP_TYPES = (
     "float8", "bigint", "bigint", "float8", "bigint", "bigint", "float8", "bigint", "float8",
     "bigint",
 )  # fmt: skip
-_PG_UPSERT_ROLLUPS = PreparedStatement(
-    f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) SELECT %s::bigint, * FROM unnest("
+_PG_ROLLUP_ROWS = (
+    "SELECT %s::bigint, * FROM unnest("
     + ", ".join(f"%s::{kind}[]" for kind in _PG_ROLLUP_TYPES)
-    + f") {_ROLLUP_MERGE}"
+    + ")"
 )
+_PG_UPSERT_ROLLUPS = PreparedStatement(
+    f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) {_PG_ROLLUP_ROWS} {_ROLLUP_MERGE}"
+)
+
+
+def _chunks_statement(*, with_rollups: bool) -> PreparedStatement:
+    """A batch as chunks, with its latest values and rollups, in one statement that stores
+    nothing unless every key's first step in the batch is past the latest step stored for it
+    (then none of its points can be stored already: the latest value is the point with the
+    highest step). It returns whether it stored the batch.
+
+    Every part of a statement reads the same snapshot, taken after the run was held, so the
+    check sees what other writers of the run committed, and not the latest values that this
+    statement writes. The points come as flat arrays sorted by (key, step), and per key (sorted)
+    the 1-based bounds of its slice and its extent.
+    """
+    new = "(SELECT new FROM ok)"
+    parts = [
+        "WITH u AS (SELECT * FROM unnest(%s::varchar[], %s::int[], %s::int[], %s::bigint[], "
+        "%s::bigint[], %s::bigint[], %s::bigint[]) AS u(key, first, last, step_lo, step_hi, "
+        "timestamp_lo, timestamp_hi))",
+        f"ok AS (SELECT NOT EXISTS (SELECT 1 FROM {_LATEST_TABLE} AS l JOIN u ON l.key = u.key "
+        "WHERE l.run_id = %s AND l.step >= u.step_lo) AS new)",
+        f"chunks AS (INSERT INTO {_CHUNK_TABLE} (run_id, key, step_lo, step_hi, timestamp_lo, "
+        "timestamp_hi, count, steps, timestamps, values, nans) "
+        "SELECT %s::bigint, u.key, u.step_lo, u.step_hi, u.timestamp_lo, u.timestamp_hi, "
+        "u.last - u.first + 1, a.s[u.first:u.last], a.t[u.first:u.last], a.v[u.first:u.last], "
+        "a.n[u.first:u.last] FROM (SELECT %s::bigint[] AS s, %s::bigint[] AS t, "
+        f"%s::float8[] AS v, %s::boolean[] AS n) AS a CROSS JOIN u WHERE {new})",
+        f"latest AS (INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) "
+        f"{_PG_ROWS} WHERE {new} {_UPSERT_TAIL})",
+    ]
+    if with_rollups:
+        parts.append(
+            f"rollups AS (INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) {_PG_ROLLUP_ROWS} "
+            f"WHERE {new} {_ROLLUP_MERGE})"
+        )
+    return PreparedStatement(", ".join(parts) + " SELECT new FROM ok")
+
+
+_PG_INSERT_CHUNKS = {
+    with_rollups: _chunks_statement(with_rollups=with_rollups) for with_rollups in (True, False)
+}
+
+
 _SQLITE_UPSERT_ROLLUPS = (
     f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) "
     f"VALUES ({', '.join(['%s'] * len(_ROLLUP_COLUMNS))}) {_ROLLUP_MERGE}"

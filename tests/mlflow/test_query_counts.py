@@ -55,20 +55,19 @@ def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     workspace: Workspace, api_key: str, django_assert_num_queries: Any
 ) -> None:
     """Authentication, BEGIN, the workspace with its hold, the run with its hold, one round
-    trip for the history, the latest values and the rollups, COMMIT. A large batch reads the
-    latest steps of its keys first, to be stored as chunks."""
+    trip for the history, the latest values and the rollups, COMMIT; as point rows or, for a
+    large batch, as chunks."""
     run = make_run(make_experiment(workspace))
     url = f"{_api(workspace)}/runs/log-batch"
     client = _signed_in(workspace, api_key)
     # Batches of each path and a replay prepare every statement of the paths on this connection.
     for count, key in ((1, "warm-up"), (1, "warm-up"), (1000, "warm-up-chunks")):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(count, key)})
-    with django_assert_num_queries(AUTH_QUERIES + 5):
-        _post(client, url, {"run_id": run.uuid, "metrics": _points(1, "m", 0)})
-    for first_step in (1, 1001):
-        with django_assert_num_queries(AUTH_QUERIES + 6):
-            _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", first_step)})
-    # A replayed batch falls back to ON CONFLICT: three statements more, still not per point.
+    for first_step, count in ((0, 1), (1, 1000), (1001, 1000)):
+        with django_assert_num_queries(AUTH_QUERIES + 5):
+            _post(client, url, {"run_id": run.uuid, "metrics": _points(count, "m", first_step)})
+    # A replayed batch: the chunks refuse it, the point rows fall back to ON CONFLICT; four
+    # statements more, still not per point.
     with django_assert_num_queries(AUTH_QUERIES + 9):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", 500)})
     assert run.latest_metrics.get(key="m").step == 2000

@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connections
 
-from experiments.models import MetricChunk, MetricHistory, Run, Workspace
+from experiments.models import MetricChunk, MetricHistory, MetricRollup, Run, Workspace
 from experiments.selectors.runs import metric_history
 from experiments.services.metrics import CHUNKED_FROM
 from experiments.services.runs import MetricPoint, run_log_batch
@@ -152,3 +152,13 @@ def test_concurrent_replays_of_one_batch_store_it_once(workspace: Workspace) -> 
     assert errors == []
     assert _stored(run) == _expected(batch)
     assert MetricChunk.objects.filter(run=run).count() == 5
+
+
+def test_a_large_batch_of_nan_only_is_a_chunk_without_rollups(workspace: Workspace) -> None:
+    run = make_run(make_experiment(workspace))
+    points = [MetricPoint("nan", math.nan, T0 + step, step) for step in range(CHUNKED_FROM)]
+    run_log_batch(run=run, metrics=points)
+    run_log_batch(run=run, metrics=points)  # and its replay
+    assert MetricChunk.objects.filter(run=run).count() == 1
+    assert _stored(run) == _expected(points)
+    assert not MetricRollup.objects.filter(run=run).exists()  # charts skip NaN
