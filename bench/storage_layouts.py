@@ -3,15 +3,18 @@
     python -m bench.storage_layouts [--database portal_bench] [--batches 200]
 
 A log-batch from one mlflow client must leave the server about a third of the client's own
-time per batch (docs/PERFORMANCE.md, log_batch). Most of the portal's share is the statement
-that inserts the 1,000 history rows. This measures, in a scratch schema of the given database,
-the same batches (10 keys x 100 steps, as the client workload sends) stored as:
+time per batch (docs/PERFORMANCE.md, log_batch). With a row per point, most of the portal's
+share was the statement that inserted them. This measures, in a scratch schema of the given
+database, the same batches (10 keys x 100 steps, as the client workload sends) stored as:
 
-- `points`: one row per point with the portal's six-column primary key (what ships today);
+- `points`: one row per point with the portal's six-column primary key (Metric: log_metric
+  calls, small batches and replays);
 - `points, no index`: the same rows without any index, the floor of a row per point;
 - `chunks`: one row per key and batch, the points in arrays (bigint[], float8[]), with a
   primary key on (run, key, first step, id): ten rows per batch;
-- `chunks, uncompressed`: the same, with the arrays kept out of line uncompressed.
+- `chunks, uncompressed`: the same, with the arrays kept out of line uncompressed;
+- `chunks, in line`: the same rows kept in line up to a page, uncompressed (what ships since
+  the portal stores large batches as MetricChunk rows: migration 0009).
 
 Each batch is one INSERT ... SELECT FROM unnest of array literals and its COMMIT, timed from
 the client, as the portal sends it. Prints the median and p95 per batch for each layout.
@@ -51,6 +54,7 @@ LAYOUTS = {
 # The same chunks, with the arrays stored out of line without trying to compress them (a
 # chunk's 2.4 KB of arrays is past the 2 KB where PostgreSQL tries).
 LAYOUTS["chunks, uncompressed"] = LAYOUTS["chunks"]
+LAYOUTS["chunks, in line"] = LAYOUTS["chunks"]
 UNCOMPRESSED = ("steps", "timestamps", "values")
 
 
@@ -112,6 +116,7 @@ _STORED = {
     "points, no index": "SELECT count(*) FROM {table}",
     "chunks": "SELECT sum(cardinality(values)) FROM {table}",
     "chunks, uncompressed": "SELECT sum(cardinality(values)) FROM {table}",
+    "chunks, in line": "SELECT sum(cardinality(values)) FROM {table}",
 }
 
 
@@ -126,12 +131,16 @@ def measure(dsn: str, batches: int) -> dict[str, list[float]]:
             cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}")
             for index, (name, columns) in enumerate(LAYOUTS.items()):
                 cursor.execute(f"CREATE TABLE {SCHEMA}.layout_{index} ({columns})")
-                if name == "chunks, uncompressed":
+                if name in ("chunks, uncompressed", "chunks, in line"):
                     for column in UNCOMPRESSED:
                         cursor.execute(
                             f"ALTER TABLE {SCHEMA}.layout_{index} "
                             f"ALTER COLUMN {column} SET STORAGE EXTERNAL"
                         )
+                if name == "chunks, in line":
+                    cursor.execute(
+                        f"ALTER TABLE {SCHEMA}.layout_{index} SET (toast_tuple_target = 8160)"
+                    )
         connection.commit()
         for batch in range(batches):
             run, first_step = 1 + batch % 16, (batch // 16) * STEPS
