@@ -68,6 +68,23 @@ def recreate_database(name: str) -> None:
         connection.close()
 
 
+def settle() -> None:
+    """Write every dirty page out (CHECKPOINT, then the kernel's sync) and wait for it.
+
+    Run before each server's share of a timed workload: the writes of whatever ran before
+    (the other server's share of the same workload, most often) are otherwise flushed while
+    this one is timed, and its commits wait for the disk behind them.
+    """
+    connection = psycopg2.connect(database_url("postgres"))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    finally:
+        connection.close()
+    os.sync()
+
+
 def postgres_version() -> str:
     connection = psycopg2.connect(database_url("postgres"))
     try:

@@ -12,6 +12,7 @@ import pytest
 
 from bench.profiling import summarize
 from bench.report import Ceiling, Row, rows_markdown
+from bench.run import in_fresh_process
 from bench.servers import free_port, null_server
 from bench.workloads import RssSampler, Target, client_log_batch, client_log_metric, ingest_capacity
 
@@ -36,7 +37,8 @@ def test_client_ceiling_against_the_do_nothing_server(tmp_path: Path) -> None:
     server.start()
     try:
         server.wait_ready(f"{uri}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=15)
-        batches = client_log_batch(uri, batches=2, verify=False)
+        # As bench.run measures it: in a process of its own.
+        batches = in_fresh_process(client_log_batch, uri, batches=2, verify=False)
         calls = client_log_metric(uri, calls=5, verify=False)
     finally:
         server.stop()
@@ -45,6 +47,11 @@ def test_client_ceiling_against_the_do_nothing_server(tmp_path: Path) -> None:
     assert batches.rate > 0
     assert calls.expected == 5
     assert server.process is None
+
+
+def test_one_client_measurements_run_in_a_new_process() -> None:
+    assert in_fresh_process(os.getpid) != os.getpid()
+    assert in_fresh_process(divmod, 7, 2) == (3, 1)
 
 
 def test_a_row_with_lost_data_fails_whatever_its_speed() -> None:
