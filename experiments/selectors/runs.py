@@ -218,20 +218,29 @@ _HISTORY_SQL = (
     "ORDER BY run_id, key, timestamp, step, value, is_nan{limit}"
 )
 _AFTER = " AND (timestamp, step, value, is_nan) > (%s, %s, %s, %s)"
-# On PostgreSQL the points of chunks too (see MetricChunk), merged in the same order; a chunk
-# whose points all lie before the page token is skipped without unnesting it.
+# On PostgreSQL the points of chunks too (see MetricChunk), merged in the same order. Only the
+# chunks that can hold points of the page are unnested: not those whose points all lie before
+# the page token, nor those that start after the end of the first chunks after the token that
+# hold a page of points between them (their points come after all of those).
+_CHUNKS = MetricChunk._meta.db_table
 _PG_HISTORY_SQL = (
     "SELECT value, timestamp, step, is_nan FROM ("
     f"SELECT value, timestamp, step, is_nan FROM {Metric._meta.db_table} "
     "WHERE run_id = %s AND key = %s{after} "
     "UNION ALL SELECT p.value, p.timestamp, p.step, p.is_nan "
-    f"FROM {MetricChunk._meta.db_table} AS c CROSS JOIN LATERAL "
+    f"FROM {_CHUNKS} AS c CROSS JOIN LATERAL "
     "unnest(c.timestamps, c.steps, c.values, c.nans) AS p(timestamp, step, value, is_nan) "
-    "WHERE c.run_id = %s AND c.key = %s{chunk_after}"
+    "WHERE c.run_id = %s AND c.key = %s{chunk_after}{chunk_bound}"
     ") AS history ORDER BY timestamp, step, value, is_nan{limit}"
 )
 _CHUNK_AFTER = (
     " AND c.timestamp_hi >= %s AND (p.timestamp, p.step, p.value, p.is_nan) > (%s, %s, %s, %s)"
+)
+_CHUNK_BOUND = (
+    " AND c.timestamp_lo <= coalesce((SELECT max(b.timestamp_hi) FROM (SELECT timestamp_hi, "
+    "sum(count) OVER (ORDER BY timestamp_lo, step_lo) - count AS before "
+    f"FROM {_CHUNKS} WHERE run_id = %s AND key = %s AND timestamp_lo > %s) AS b "
+    "WHERE b.before < %s), 9223372036854775807)"
 )
 
 
@@ -267,27 +276,35 @@ def metric_history(
 ) -> tuple[list[tuple[float, int, int, bool]], str | None]:
     """A page of a metric's history as (value, timestamp, step, is_nan) rows.
 
-    Ordered by timestamp, step and value as MLflow orders it, which is the order of the primary
-    key, so a page is one index range scan however deep it is: the page token holds the last
-    row returned, not an offset. `max_results=None` means everything.
+    Ordered by timestamp, step and value as MLflow orders it. The page token holds the last row
+    returned, not an offset: point rows are read by an index range scan from it (their primary
+    key's order), and only the chunks that reach past it are unnested and sorted.
+    `max_results=None` means everything.
     """
     position = _decode_history_token(page_token) if page_token else None
     params: list[object] = [run.pk, key, *(position or ())]
     after = "" if position is None else _AFTER
     sql = _HISTORY_SQL
-    chunk_after = ""
+    chunk_after = chunk_bound = ""
     if connection.vendor == "postgresql":
         sql = _PG_HISTORY_SQL
         params += [run.pk, key]
         if position is not None:
             chunk_after = _CHUNK_AFTER
             params += [position[0], *position]
+        if max_results is not None:
+            chunk_bound = _CHUNK_BOUND
+            # Timestamps are never negative (validated at ingest).
+            params += [run.pk, key, -1 if position is None else position[0], max_results + 1]
     limit = ""
     if max_results is not None:
         limit = " LIMIT %s"
         params.append(max_results + 1)
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(after=after, chunk_after=chunk_after, limit=limit), params)
+        statement = sql.format(
+            after=after, chunk_after=chunk_after, chunk_bound=chunk_bound, limit=limit
+        )
+        cursor.execute(statement, params)
         rows = cursor.fetchall()
     if max_results is not None and len(rows) > max_results:
         rows = rows[:max_results]

@@ -224,7 +224,10 @@ def metrics_insert(*, run_pk: int, rows: Sequence[MetricRow] | MetricColumns) ->
 
 
 def _chunks_insert(
-    cursor: Any, run_pk: int, chunks: _Chunks, rollups: RollupColumns | dict[Any, Rollup]
+    cursor: Any,
+    run_pk: int,
+    chunks: _Chunks,
+    rollups: RollupColumns | dict[tuple[str, int, int], Rollup],
 ) -> bool:
     """Store a batch as chunks if none of its points is stored already (one round trip);
     returns whether it did."""
@@ -749,17 +752,12 @@ def rollups_upsert(
     *,
     run_pk: int,
     rollups: RollupColumns | dict[tuple[str, int, int], Rollup],
-    before: Sequence[tuple[str, list[object]]] = (),
 ) -> None:
-    """Fold summaries of newly stored points into the run's rollups (one statement).
-
-    `before`: statements to send first in the same round trip on PostgreSQL.
-    """
+    """Fold summaries of newly stored points into the run's rollups (one statement)."""
     columns = _rollup_table_columns(rollups).columns
     if connection.vendor == "postgresql":
-        statements = [*before, _rollups_statement(cursor, run_pk, rollups)]
-        if any(statements):
-            _execute(cursor, statements)
+        if statement := _rollups_statement(cursor, run_pk, rollups):
+            cursor.execute(*statement)
     elif columns:
         cursor.executemany(
             _SQLITE_UPSERT_ROLLUPS, [(run_pk, *row) for row in zip(*columns, strict=True)]

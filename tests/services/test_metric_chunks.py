@@ -162,3 +162,34 @@ def test_a_large_batch_of_nan_only_is_a_chunk_without_rollups(workspace: Workspa
     assert MetricChunk.objects.filter(run=run).count() == 1
     assert _stored(run) == _expected(points)
     assert not MetricRollup.objects.filter(run=run).exists()  # charts skip NaN
+
+
+@pytest.mark.parametrize("page_size", [1, 13, 100, 299, 1000])
+def test_pages_read_only_the_chunks_they_need_and_miss_no_point(
+    workspace: Workspace, page_size: int
+) -> None:
+    """Chunks whose time ranges overlap, run backwards or tie, with point rows among them: a
+    page may leave out only chunks that start after the first ones holding a page of points."""
+    run = make_run(make_experiment(workspace))
+    rng = random.Random(page_size)
+    batches = [
+        # steps advance batch by batch; timestamps do not: backwards, shuffled, tied, late
+        [MetricPoint("k", 1.0, T0 + 1000 - s, s) for s in range(0, 300)],
+        [MetricPoint("k", 2.0, T0 + rng.randrange(500, 1500), s) for s in range(300, 600)],
+        [MetricPoint("k", 3.0, T0 + 700, s) for s in range(600, 900)],
+        [MetricPoint("k", 4.0, T0 + 5000 + s, s) for s in range(900, 1200)],
+    ]
+    for batch in batches:
+        run_log_batch(run=run, metrics=batch)
+    rows = [MetricPoint("k", 5.0, T0 + t, 2000 + i) for i, t in enumerate((0, 700, 1000, 9999))]
+    for point in rows:
+        run_log_batch(run=run, metrics=[point])
+    assert MetricChunk.objects.filter(run=run).count() == 4
+
+    paged = _all_pages(run, "k", page_size)
+
+    everything = [p for batch in batches for p in batch] + rows
+    assert paged == sorted(
+        ((p.value, p.timestamp, p.step, False) for p in everything),
+        key=lambda row: (row[1], row[2], row[0]),
+    )
