@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any
 
+import msgspec
 import orjson
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, QueryDict
@@ -93,6 +94,30 @@ def _loads(body: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(body)
+
+
+def decode_plain(request: HttpRequest, decoder: msgspec.json.Decoder) -> Any | None:
+    """The request body decoded and checked by a msgspec `decoder` of exact types, or None if
+    the body needs RequestFields, with its error messages and leniencies (numbers as strings,
+    "NaN", nulls, NaN literals, integers past int64, escapes that may hold unstorable text).
+
+    For the hot endpoints: a 1,000-metric log-batch decoded into typed structs costs half of
+    orjson's dicts with the checks done in Python.
+    """
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None  # RequestFields answers it
+    if (
+        not body.lstrip().startswith(b"{")
+        or _may_hold_unstorable(body)
+        or _may_overflow_int64(body)
+    ):
+        return None
+    try:
+        return decoder.decode(body)
+    except (msgspec.MsgspecError, ValueError, RecursionError):  # bad UTF-8 is a ValueError
+        return None
 
 
 def missing(path: str) -> MlflowError:

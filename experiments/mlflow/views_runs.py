@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from django.http import HttpRequest
 
 from experiments.choices import RunStatus
@@ -12,6 +13,7 @@ from experiments.mlflow.endpoint import endpoint
 from experiments.mlflow.errors import MlflowError
 from experiments.mlflow.parsing import (
     RequestFields,
+    decode_plain,
     key_value_pairs,
     missing,
     to_double,
@@ -122,9 +124,10 @@ _PLAIN_FIELDS = 4  # key, value, timestamp, step
 
 
 def _metric_points(items: list[dict[str, Any]]) -> Sequence[MetricPoint] | MetricPoints:
-    """The metrics of a log-batch. A thousand per request: the usual shape (string keys,
-    numbers, integer timestamps and steps, no other field) is read column by column and
-    checked a column at a time; anything else goes point by point through _metric_point,
+    """The metrics of a log-batch that _plain_log_batch did not take ("NaN" values, null
+    steps, a bad field somewhere). Where every point still has the usual shape (string keys,
+    numbers, integer timestamps and steps, no other field), they are read column by column
+    and checked a column at a time; anything else goes point by point through _metric_point,
     with its checks and messages."""
     keys = [item.get("key") for item in items]
     values = [item.get("value") for item in items]
@@ -172,15 +175,68 @@ def log_param(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     return {}
 
 
+class _PlainMetric(msgspec.Struct, forbid_unknown_fields=True):
+    """A log-batch metric of the usual shape: what the mlflow client sends."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+class _PlainBatch(msgspec.Struct):
+    run_id: str = ""
+    run_uuid: str = ""
+    metrics: list[_PlainMetric] = []
+    params: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+
+
+_PLAIN_BATCH = msgspec.json.Decoder(_PlainBatch)
+
+
+def _plain_log_batch(
+    request: HttpRequest,
+) -> tuple[str, MetricPoints, list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """(run id, metrics, params, tags) of a log-batch of the usual shape, decoded by msgspec
+    straight into columns; None for any other body."""
+    batch = decode_plain(request, _PLAIN_BATCH)
+    if batch is None:
+        return None
+    run_id = batch.run_id or batch.run_uuid
+    items = batch.metrics
+    keys = [item.key for item in items]
+    if not run_id or "" in keys:
+        return None  # RequestFields' messages
+    values = [item.value for item in items]
+    timestamps = [item.timestamp for item in items]
+    steps = [item.step for item in items]
+    return run_id, MetricPoints(keys, values, timestamps, steps), batch.params, batch.tags
+
+
+def _log_batch_request(
+    request: HttpRequest,
+) -> tuple[str, Sequence[MetricPoint] | MetricPoints, list[dict[str, Any]], list[dict[str, Any]]]:
+    if plain := _plain_log_batch(request):
+        return plain
+    fields = RequestFields.from_request(request)
+    return (
+        fields.run_id(),
+        _metric_points(fields.objects("metrics")),
+        fields.objects("params"),
+        fields.objects("tags"),
+    )
+
+
 @endpoint("POST", write=True)
 def log_batch(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
-    fields = RequestFields.from_request(request)
-    run = services.run_hold_for_ingest(workspace=workspace, run_id=fields.run_id())
+    run_id, metrics, params, tags = _log_batch_request(request)
+    run = services.run_hold_for_ingest(workspace=workspace, run_id=run_id)
     services.run_log_batch(
         run=run,
-        metrics=_metric_points(fields.objects("metrics")),
-        params=key_value_pairs(fields.objects("params"), "params"),
-        tags=key_value_pairs(fields.objects("tags"), "tags"),
+        metrics=metrics,
+        params=key_value_pairs(params, "params"),
+        tags=key_value_pairs(tags, "tags"),
     )
     return {}
 

@@ -164,11 +164,17 @@ class MetricRollup(models.Model):
     faithful line needs: the count, the step and time extent, and the first, last, lowest and
     highest point (value with its step and timestamp). NaN points are left out (charts skip
     them).
+
+    No foreign-key constraint, as for Metric: a large batch inserts dozens of summaries, and
+    PostgreSQL checked each one against the run at commit. Ingest holds the run while it
+    writes them, and deletion removes them with the run (under its lock).
     """
 
     pk = models.CompositePrimaryKey("run_id", "key", "level", "bucket")
     # The primary key starts with run_id, so no separate index is needed.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, db_index=False, related_name="+")
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, db_index=False, db_constraint=False, related_name="+"
+    )
     key = models.CharField(max_length=MAX_KEY_LENGTH)
     level = models.SmallIntegerField()
     # step >> level: buckets are aligned, so a coarser level is a merge of finer ones.
