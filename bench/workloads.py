@@ -268,19 +268,14 @@ def _new_run(client: Any) -> str:
     return client.create_run(experiment_id).info.run_id
 
 
-def client_log_batch(
-    tracking_uri: str, *, batches: int, keys: int = 10, verify: bool = True
-) -> ClientResult:
-    """One MlflowClient.log_batch call per 1,000 points (10 keys x 100 steps), sequentially."""
-    import mlflow
+def _client_batches(batches: int, keys: int) -> list[list[Any]]:
+    """The metrics of `batches` log_batch calls of 1,000 points (`keys` keys x steps)."""
     from mlflow.entities import Metric
 
-    client = mlflow.MlflowClient(tracking_uri)
-    run_id = _new_run(client)
     per_key = BATCH_SIZE // keys
     # Each point's timestamp advances with its step, as in every other workload and in a
     # training loop: time moves forward from one batch to the next.
-    prepared = [
+    return [
         [
             Metric(
                 f"m{k}",
@@ -293,13 +288,67 @@ def client_log_batch(
         ]
         for b in range(batches)
     ]
+
+
+def _stored_points(client: Any, run_id: str, keys: int) -> int:
+    return sum(history_count(client, run_id, f"m{k}") for k in range(keys))
+
+
+def client_log_batch(
+    tracking_uri: str, *, batches: int, keys: int = 10, verify: bool = True
+) -> ClientResult:
+    """One MlflowClient.log_batch call per 1,000 points (10 keys x 100 steps), sequentially."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    run_id = _new_run(client)
+    prepared = _client_batches(batches, keys)
     start = time.perf_counter()
     for metrics in prepared:
         client.log_batch(run_id, metrics=metrics)
     seconds = time.perf_counter() - start
     expected = batches * BATCH_SIZE
-    found = sum(history_count(client, run_id, f"m{k}") for k in range(keys)) if verify else None
+    found = _stored_points(client, run_id, keys) if verify else None
     return ClientResult(rate=expected / seconds, seconds=seconds, expected=expected, found=found)
+
+
+def client_log_batch_paired(
+    tracking_uri: str, ceiling_uri: str, *, batches: int, rounds: int = 10, keys: int = 10
+) -> tuple[ClientResult, ClientResult]:
+    """client_log_batch against a server and against the do-nothing server at `ceiling_uri`,
+    in turns: `rounds` rounds of batches/rounds calls to each, the order swapped every round.
+
+    A share of the ceiling is a ratio of two rates; measured minutes apart, on a machine whose
+    speed drifts, it moved by more than ten points from run to run. In turns, one client
+    process, the drift falls on both alike. Returns (server, ceiling); the server's points are
+    read back and counted.
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    null = mlflow.MlflowClient(ceiling_uri)
+    run_id, null_run_id = _new_run(client), _new_run(null)
+    prepared = _client_batches(batches, keys)
+    per_round = max(1, batches // rounds)
+    turns = [(client, run_id, [0.0]), (null, null_run_id, [0.0])]
+    sent = 0
+    for index in range(0, batches, per_round):
+        chunk = prepared[index : index + per_round]
+        for turn_client, turn_run, seconds in turns if index // per_round % 2 else turns[::-1]:
+            start = time.perf_counter()
+            for metrics in chunk:
+                turn_client.log_batch(turn_run, metrics=metrics)
+            seconds[0] += time.perf_counter() - start
+        sent += len(chunk) * BATCH_SIZE
+    (server_seconds,), (ceiling_seconds,) = turns[0][2], turns[1][2]
+    server = ClientResult(
+        rate=sent / server_seconds,
+        seconds=server_seconds,
+        expected=sent,
+        found=_stored_points(client, run_id, keys),
+    )
+    ceiling = ClientResult(rate=sent / ceiling_seconds, seconds=ceiling_seconds, expected=sent)
+    return server, ceiling
 
 
 def client_log_metric(tracking_uri: str, *, calls: int, verify: bool = True) -> ClientResult:

@@ -9,7 +9,7 @@ import msgspec
 from django.http import HttpRequest
 
 from experiments.choices import RunStatus
-from experiments.mlflow.endpoint import endpoint
+from experiments.mlflow.endpoint import endpoint, held_run
 from experiments.mlflow.errors import MlflowError
 from experiments.mlflow.parsing import (
     RequestFields,
@@ -158,18 +158,26 @@ def _checked_points(items: list[dict[str, Any]]) -> list[MetricPoint]:
     return [_metric_point(item, f"metrics[{index}]") for index, item in enumerate(items)]
 
 
-@endpoint("POST", write=True)
+def _run_id_in_body(request: HttpRequest) -> str | None:
+    """The run id of a small request body, None if it has none (the view says what is wrong)."""
+    try:
+        return RequestFields.from_request(request).run_id()
+    except MlflowError:
+        return None
+
+
+@endpoint("POST", write=True, holds_run=_run_id_in_body)
 def log_metric(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
-    run = services.run_hold_for_ingest(workspace=workspace, run_id=fields.run_id())
+    run = held_run(request, workspace, fields.run_id())
     services.run_log_batch(run=run, metrics=[_metric_point(fields.data, "")])
     return {}
 
 
-@endpoint("POST", write=True)
+@endpoint("POST", write=True, holds_run=_run_id_in_body)
 def log_param(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
-    run = services.run_hold_for_ingest(workspace=workspace, run_id=fields.run_id())
+    run = held_run(request, workspace, fields.run_id())
     key = fields.string("key", required=True)
     services.run_log_batch(run=run, params=[(key, fields.string("value"))])
     return {}
@@ -199,7 +207,20 @@ def _plain_log_batch(
     request: HttpRequest,
 ) -> tuple[str, MetricPoints, list[dict[str, Any]], list[dict[str, Any]]] | None:
     """(run id, metrics, params, tags) of a log-batch of the usual shape, decoded by msgspec
-    straight into columns; None for any other body."""
+    straight into columns; None for any other body. Decoded once per request."""
+    if not hasattr(request, "plain_log_batch"):
+        request.plain_log_batch = _decode_plain_log_batch(request)  # type: ignore[attr-defined]
+    return request.plain_log_batch  # type: ignore[attr-defined]
+
+
+def _plain_log_batch_run_id(request: HttpRequest) -> str | None:
+    plain = _plain_log_batch(request)
+    return None if plain is None else plain[0]
+
+
+def _decode_plain_log_batch(
+    request: HttpRequest,
+) -> tuple[str, MetricPoints, list[dict[str, Any]], list[dict[str, Any]]] | None:
     batch = decode_plain(request, _PLAIN_BATCH)
     if batch is None:
         return None
@@ -228,10 +249,10 @@ def _log_batch_request(
     )
 
 
-@endpoint("POST", write=True)
+@endpoint("POST", write=True, holds_run=_plain_log_batch_run_id)
 def log_batch(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     run_id, metrics, params, tags = _log_batch_request(request)
-    run = services.run_hold_for_ingest(workspace=workspace, run_id=run_id)
+    run = held_run(request, workspace, run_id)
     services.run_log_batch(
         run=run,
         metrics=metrics,

@@ -21,6 +21,7 @@ from experiments.models import (
     DeletionJob,
     ResourceGroup,
     RoleAssignment,
+    Run,
     TrackingToken,
     Workspace,
 )
@@ -118,23 +119,71 @@ _FOUND_GROUP_FIELDS = ("id", "name", "state")
 _RANK_CASE = " ".join(f"WHEN '{role.value}' THEN {role.rank}" for role in Role)
 _ROLE_BY_RANK = {role.rank: role for role in Role}
 _WORKSPACE_WITH_ROLE_SQL = (
-    "SELECT w.id, w.resource_group_id, w.name, w.state, g.id, g.name, g.state, "
-    f"(SELECT MAX(CASE r.role {_RANK_CASE} END) FROM {RoleAssignment._meta.db_table} r "
-    "WHERE r.user_id = %s AND (r.workspace_id = w.id OR r.resource_group_id = g.id)) "
+    "SELECT {run}w.id, w.resource_group_id, w.name, w.state, g.id, g.name, g.state, "
+    f"(SELECT MAX(CASE a.role {_RANK_CASE} END) FROM {RoleAssignment._meta.db_table} a "
+    "WHERE a.user_id = %s AND (a.workspace_id = w.id OR a.resource_group_id = g.id)) "
     f"FROM {Workspace._meta.db_table} w "
     f"JOIN {ResourceGroup._meta.db_table} g ON g.id = w.resource_group_id "
-    "WHERE w.name = %s{group}{lock}"
+    "{run_join}WHERE w.name = %s{group}{lock}"
 )
 # By (group named, held): SQLite has no row locks.
 _WORKSPACE_WITH_ROLE = {
     (grouped, held): PreparedStatement(
         _WORKSPACE_WITH_ROLE_SQL.format(
-            group=" AND g.name = %s" if grouped else "", lock=" FOR SHARE OF w" if held else ""
+            run="",
+            run_join="",
+            group=" AND g.name = %s" if grouped else "",
+            lock=" FOR SHARE OF w" if held else "",
         )
     )
     for grouped in (False, True)
     for held in (False, True)
 }
+# The same, joined with one run of the workspace (by uuid), both rows held as a write holds
+# them: the workspace FOR SHARE, the run FOR NO KEY UPDATE as services.runs.
+# run_hold_for_ingest holds it. Whichever the database locks first, no transaction waits for
+# one while holding the other (a deletion locks workspaces or runs, never both at once).
+# By (group named, held).
+_WORKSPACE_WITH_ROLE_AND_RUN = {
+    (grouped, held): PreparedStatement(
+        _WORKSPACE_WITH_ROLE_SQL.format(
+            run="".join(f"r.{field.column}, " for field in Run._meta.concrete_fields),
+            run_join=f"JOIN {Run._meta.db_table} r ON r.workspace_id = w.id AND r.uuid = %s ",
+            group=" AND g.name = %s" if grouped else "",
+            lock=" FOR SHARE OF w FOR NO KEY UPDATE OF r" if held else "",
+        )
+    )
+    for grouped in (False, True)
+    for held in (False, True)
+}
+RUN_FIELDS = tuple(field.attname for field in Run._meta.concrete_fields)
+
+
+def workspace_with_role_and_run(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    group_name: str | None,
+    run_uuid: str,
+) -> tuple[Workspace | None, Role | None, tuple[Any, ...] | None]:
+    """workspace_with_role(hold=True), and the row of the workspace's run `run_uuid` (fields
+    RUN_FIELDS), held until the transaction ends as run_hold_for_ingest holds it: one round
+    trip where a log-batch took two. The row is None if the run is not found (then a second
+    query finds the workspace alone, so that the caller can tell which is missing).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("workspace_with_role_and_run needs the write's transaction.")
+    statement = _WORKSPACE_WITH_ROLE_AND_RUN[
+        group_name is not None, connection.vendor == "postgresql"
+    ]
+    params = [user.pk, run_uuid, name] + ([] if group_name is None else [group_name])
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql(cursor), params)
+        row = cursor.fetchone()
+    if row is None:
+        return *workspace_with_role(user=user, name=name, group_name=group_name, hold=True), None
+    split = len(RUN_FIELDS)
+    return *_workspace_and_role(user, row[split:]), row[:split]
 
 
 def workspace_with_role(
@@ -162,6 +211,12 @@ def workspace_with_role(
         row = cursor.fetchone()
     if row is None:
         return None, None
+    return _workspace_and_role(user, row)
+
+
+def _workspace_and_role(
+    user: AbstractBaseUser, row: tuple[Any, ...]
+) -> tuple[Workspace, Role | None]:
     split = len(_FOUND_WORKSPACE_FIELDS)
     workspace = Workspace.from_db(connection.alias, _FOUND_WORKSPACE_FIELDS, row[:split])
     workspace.resource_group = ResourceGroup.from_db(

@@ -5,7 +5,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F, Value
@@ -402,6 +402,12 @@ def run_hold_for_ingest(*, workspace: Workspace, run_id: str) -> Run:
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"Run with id={run_id} not found")
+    return run_held_for_ingest(workspace, row)
+
+
+def run_held_for_ingest(workspace: Workspace, row: Sequence[Any]) -> Run:
+    """The run of a row (its concrete fields in order) that this transaction holds as
+    run_lock_for_ingest holds it (also selectors.access.workspace_with_role_and_run)."""
     run = Run.from_db(connection.alias, _RUN_FIELDS, row)
     run.workspace = workspace
     run.held_for_ingest = True

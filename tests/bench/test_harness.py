@@ -14,7 +14,14 @@ from bench.profiling import summarize
 from bench.report import Ceiling, Row, rows_markdown
 from bench.run import in_fresh_process
 from bench.servers import free_port, null_server
-from bench.workloads import RssSampler, Target, client_log_batch, client_log_metric, ingest_capacity
+from bench.workloads import (
+    RssSampler,
+    Target,
+    client_log_batch,
+    client_log_batch_paired,
+    client_log_metric,
+    ingest_capacity,
+)
 
 
 def test_ingest_workload_reads_back_every_point(tracking: str) -> None:
@@ -47,6 +54,24 @@ def test_client_ceiling_against_the_do_nothing_server(tmp_path: Path) -> None:
     assert batches.rate > 0
     assert calls.expected == 5
     assert server.process is None
+
+
+def test_log_batch_in_turns_with_the_ceiling_counts_what_the_server_stored(
+    tracking: str, tmp_path: Path
+) -> None:
+    server, uri = null_server(workdir=tmp_path, port=free_port())
+    server.start()
+    try:
+        server.wait_ready(f"{uri}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=15)
+        # Five batches in rounds of two: the last round is a single batch.
+        portal, ceiling = client_log_batch_paired(tracking, uri, batches=5, rounds=2)
+    finally:
+        server.stop()
+
+    assert portal.expected == portal.found == ceiling.expected == 5000
+    assert portal.rate > 0
+    assert ceiling.rate > 0
+    assert ceiling.found is None
 
 
 def test_one_client_measurements_run_in_a_new_process() -> None:

@@ -54,9 +54,9 @@ def _points(count: int, key: str = "m", first_step: int = 0) -> list[dict[str, A
 def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     workspace: Workspace, api_key: str, django_assert_num_queries: Any
 ) -> None:
-    """Authentication, BEGIN, the workspace with its hold, the run with its hold, one round
-    trip for the history, the latest values and the rollups, COMMIT; as point rows or, for a
-    large batch, as chunks."""
+    """Authentication, BEGIN, the workspace and the run with their holds (one query), one
+    round trip for the history, the latest values and the rollups, COMMIT; as point rows or,
+    for a large batch, as chunks."""
     run = make_run(make_experiment(workspace))
     url = f"{_api(workspace)}/runs/log-batch"
     client = _signed_in(workspace, api_key)
@@ -64,11 +64,11 @@ def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     for count, key in ((1, "warm-up"), (1, "warm-up"), (1000, "warm-up-chunks")):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(count, key)})
     for first_step, count in ((0, 1), (1, 1000), (1001, 1000)):
-        with django_assert_num_queries(AUTH_QUERIES + 5):
+        with django_assert_num_queries(AUTH_QUERIES + 4):
             _post(client, url, {"run_id": run.uuid, "metrics": _points(count, "m", first_step)})
     # A replayed batch: the chunks refuse it, the point rows fall back to ON CONFLICT; four
     # statements more, still not per point.
-    with django_assert_num_queries(AUTH_QUERIES + 9):
+    with django_assert_num_queries(AUTH_QUERIES + 8):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", 500)})
     assert run.latest_metrics.get(key="m").step == 2000
 
@@ -125,7 +125,7 @@ def test_get_run_takes_three_queries(
 
 
 @pytest.mark.postgres_only
-def test_log_metric_takes_five_statements(
+def test_log_metric_takes_four_statements(
     workspace: Workspace, api_key: str, django_assert_num_queries: Any
 ) -> None:
     run = make_run(make_experiment(workspace))
@@ -134,7 +134,7 @@ def test_log_metric_takes_five_statements(
     url = f"{_api(workspace)}/runs/log-metric"
     # The first call on a connection prepares the write path's statements (prepared.py).
     _post(client, url, {**body, "key": "warm-up"})
-    with django_assert_num_queries(AUTH_QUERIES + 5) as captured:
+    with django_assert_num_queries(AUTH_QUERIES + 4) as captured:
         _post(client, url, body)
     assert all(
         query["sql"].startswith(("EXECUTE", "SAVEPOINT"))

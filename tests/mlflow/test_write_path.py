@@ -3,6 +3,7 @@ leaves nothing half-written; replaying the same request stores nothing twice."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -13,14 +14,17 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from django.db import connection
+from django.test import Client
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from experiments.models import LatestMetric, MetricHistory, Param, Run, RunTag
+from experiments.models import LatestMetric, MetricHistory, Param, Run, RunTag, Workspace
+from tests.factories import make_experiment, make_run
 
 BATCH = {
     "metrics": [
@@ -218,3 +222,56 @@ def test_unreachable_database_answers_503_to_the_client(
     client = MlflowClient(server_without_database)
     with pytest.raises(MlflowException, match="too many 503 error responses"):
         client.get_experiment_by_name("anything")
+
+
+@pytest.mark.postgres_only
+def test_a_connection_that_died_while_idle_is_replaced_before_it_fails_a_request(
+    workspace: Workspace, api_key: str
+) -> None:
+    """The first statement of a request stands in for Django's connection health check
+    (endpoint._authenticate): a connection the database dropped between two requests must
+    still cost the client nothing, not even a retried 503."""
+    import psycopg2
+
+    from experiments.tracking import tracking_uri
+
+    run = make_run(make_experiment(workspace))
+    # In process, on this thread's connection, as a server thread reuses its own.
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    path = "/" + tracking_uri("http://testserver", workspace).split("/", 3)[3]
+    url = f"{path}/api/2.0/mlflow/runs/log-batch"
+
+    def post(step: int) -> Any:
+        body = {
+            "run_id": run.uuid,
+            "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": step}],
+        }
+        return client.post(url, data=json.dumps(body), content_type="application/json")
+
+    assert post(0).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    settings = connection.settings_dict
+    killer = psycopg2.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"])
+    killer.autocommit = True
+    with closing(killer), killer.cursor() as cursor:
+        # when the database drops the connection while it is idle
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+            if cursor.fetchone() is None:
+                break
+            time.sleep(0.02)
+    # and the next request starts on it (Django resets this at the end of every request; the
+    # test client leaves the test's connection alone)
+    connection.health_check_done = False
+    response = post(1)
+
+    # then it succeeds at once, on a new connection
+    assert response.status_code == 200, response.content[:500]
+    assert sorted(MetricHistory.objects.filter(run_id=run.pk).values_list("step", flat=True)) == [
+        0,
+        1,
+    ]
