@@ -191,6 +191,15 @@ class RequestFields:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> RequestFields:
+        """The request's fields, read once per request (an endpoint's holds_run may read the
+        run id before the view reads the rest)."""
+        fields = getattr(request, "mlflow_fields", None)
+        if fields is None:
+            fields = request.mlflow_fields = cls._read(request)  # type: ignore[attr-defined]
+        return fields
+
+    @classmethod
+    def _read(cls, request: HttpRequest) -> RequestFields:
         if request.method == "GET":
             require_storable(dict(request.GET.lists()))
             return cls({key: request.GET.get(key) for key in request.GET}, request.GET)

@@ -159,7 +159,8 @@ def _checked_points(items: list[dict[str, Any]]) -> list[MetricPoint]:
 
 
 def _run_id_in_body(request: HttpRequest) -> str | None:
-    """The run id of a small request body, None if it has none (the view says what is wrong)."""
+    """The run id of the request's fields (read once: the view reads the same), None if it
+    has none (the view says what is wrong)."""
     try:
         return RequestFields.from_request(request).run_id()
     except MlflowError:
