@@ -172,6 +172,17 @@ class Bench:
         self.portal_env: dict[str, str] = {}
         self.targets: list[Target] = []
 
+    def _alone(self) -> Iterator[Target]:
+        """self.targets one by one, each measured with the other server paused (see
+        ServerProcess.paused): neither server's idle background work runs during the other's
+        measurements."""
+        for target in self.targets:
+            with contextlib.ExitStack() as stack:
+                for server in (self.reference, self.portal):
+                    if server is not None and server.name != target.name:
+                        stack.enter_context(server.paused())
+                yield target
+
     # --- setup --------------------------------------------------------------------------------
 
     def measure_client_ceilings(self, stack: contextlib.ExitStack) -> None:
@@ -275,7 +286,7 @@ class Bench:
     def ingest(self) -> None:
         s = self.scale
         results = {}
-        for target in self.targets:
+        for target in self._alone():
             profile = self.args.profile and target.name == "portal"
             spy = None
             if profile:
@@ -344,7 +355,7 @@ class Bench:
         check: Callable[[float, float], bool] | None,
     ) -> None:
         results = {}
-        for target in self.targets:
+        for target in self._alone():
             servers.settle()
             result = in_fresh_process(run, target.tracking_uri)
             results[target.name] = result
@@ -382,7 +393,7 @@ class Bench:
         alone, as every other client workload."""
         batches = self.scale.client_batches
         results = {}
-        for target in self.targets:
+        for target in self._alone():
             servers.settle()
             if target.name == "portal":
                 result, ceiling = in_fresh_process(
@@ -521,7 +532,7 @@ class Bench:
     def history(self) -> None:
         s = self.scale
         results = {}
-        for target in self.targets:
+        for target in self._alone():
             result = workloads.metric_history(target, points=s.history_points, reps=s.reps)
             results[target.name] = result
             self.check(
@@ -568,7 +579,7 @@ class Bench:
             ),
         }
         results = {}
-        for target in self.targets:
+        for target in self._alone():
             result = workloads.search_runs(
                 target,
                 seed=seeders[target.name],
@@ -618,7 +629,7 @@ class Bench:
             ),
         }
         exact, prefix = {}, {}
-        for target in self.targets:
+        for target in self._alone():
             result = workloads.search_experiments(
                 target, count=s.experiments, seed=seeders[target.name], reps=s.reps
             )
@@ -649,7 +660,7 @@ class Bench:
     def artifacts(self) -> None:
         s = self.scale
         results = {}
-        for target in self.targets:
+        for target in self._alone():
             with self.memory(target):
                 result = workloads.artifact_roundtrip(
                     target, size_mb=s.artifact_mb, workdir=self.workdir
@@ -685,7 +696,7 @@ class Bench:
         ):
             # Every process has started and imported mlflow before the first measurement.
             pool.map(_ready, range(s.concurrent_clients * 4), chunksize=1)
-            for target in self.targets:
+            for target in self._alone():
                 barrier = manager.Barrier(s.concurrent_clients)
                 offset = target.access_log.stat().st_size if target.access_log else 0
                 result = workloads.concurrent_clients(

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psutil
 import pytest
+import requests
 
 from bench.profiling import summarize
 from bench.report import Ceiling, Row, rows_markdown
@@ -72,6 +74,23 @@ def test_log_batch_in_turns_with_the_ceiling_counts_what_the_server_stored(
     assert portal.rate > 0
     assert ceiling.rate > 0
     assert ceiling.found is None
+
+
+def test_a_paused_server_takes_no_cpu_until_it_is_resumed(tmp_path: Path) -> None:
+    server, uri = null_server(workdir=tmp_path, port=free_port())
+    server.start()
+    try:
+        ready = f"{uri}/api/2.0/mlflow/experiments/get?experiment_id=0"
+        server.wait_ready(ready, timeout=15)
+        root = psutil.Process(server.process.pid)
+        with server.paused():
+            assert root.status() == psutil.STATUS_STOPPED
+            with pytest.raises(requests.Timeout):
+                requests.get(ready, timeout=0.5)
+        assert root.status() != psutil.STATUS_STOPPED
+        assert requests.get(ready, timeout=5).status_code == 200
+    finally:
+        server.stop()
 
 
 def test_one_client_measurements_run_in_a_new_process() -> None:
