@@ -187,6 +187,12 @@ class ServerProcess:
         for process in family:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.suspend()
+        # SIGSTOP takes effect a moment later: the measurement starts once all have stopped.
+        deadline = time.monotonic() + 5
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                while process.status() != psutil.STATUS_STOPPED and time.monotonic() < deadline:
+                    time.sleep(0.01)
         try:
             yield
         finally:

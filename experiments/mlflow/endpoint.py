@@ -27,7 +27,11 @@ from experiments.mlflow.auth import authenticate_request, check_role
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Run, Workspace
-from experiments.selectors.access import workspace_with_role, workspace_with_role_and_run
+from experiments.selectors.access import (
+    Principal,
+    workspace_with_role,
+    workspace_with_role_and_run,
+)
 from experiments.services.runs import run_held_for_ingest, run_hold_for_ingest
 from experiments.services.workspaces import writes_refused_message
 
@@ -114,7 +118,7 @@ def _require_writable(workspace: Workspace) -> None:
         raise MlflowError("RESOURCE_CONFLICT", writes_refused_message(workspace))
 
 
-def _authenticate(request: HttpRequest) -> Any:
+def _authenticate(request: HttpRequest) -> Principal:
     """authenticate_request, whose credential lookup, the request's first statement, stands in
     for Django's connection health check (CONN_HEALTH_CHECKS).
 
