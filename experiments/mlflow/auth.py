@@ -17,7 +17,12 @@ from django.http import HttpRequest
 from experiments.choices import Role
 from experiments.errors import NotFound, PermissionDenied, Unauthenticated
 from experiments.models import Workspace
-from experiments.selectors.access import Principal, authenticate_secret, role_on_workspace
+from experiments.selectors.access import (
+    Credential,
+    Principal,
+    authenticate_secret,
+    role_on_workspace,
+)
 
 MISSING_CREDENTIALS = (
     "Authentication required. Set MLFLOW_TRACKING_TOKEN to an API key or a workspace tracking "
@@ -26,24 +31,31 @@ MISSING_CREDENTIALS = (
 BAD_CREDENTIALS = "The credentials are invalid, expired or revoked."
 
 
-def authenticate_request(request: HttpRequest) -> Principal:
+def request_credential(request: HttpRequest) -> Credential:
+    """The credential of the request's Authorization header (Bearer, or Basic with a token as
+    the password), not yet looked up."""
     header = request.headers.get("Authorization", "")
     if not header:
         raise Unauthenticated(MISSING_CREDENTIALS)
     scheme, _, credentials = header.partition(" ")
-    username: str | None = None
     if scheme.lower() == "bearer":
-        secret = credentials.strip()
-    elif scheme.lower() == "basic":
+        return Credential(credentials.strip())
+    if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             raise Unauthenticated(BAD_CREDENTIALS) from None
         username, _, secret = decoded.partition(":")
-    else:
-        raise Unauthenticated(MISSING_CREDENTIALS)
-    principal = authenticate_secret(secret)
-    if principal is None or (username is not None and username != principal.user.get_username()):
+        return Credential(secret, username)
+    raise Unauthenticated(MISSING_CREDENTIALS)
+
+
+def authenticate_request(request: HttpRequest) -> Principal:
+    credential = request_credential(request)
+    principal = authenticate_secret(credential.secret)
+    if principal is None or (
+        credential.username is not None and credential.username != principal.user.get_username()
+    ):
         raise Unauthenticated(BAD_CREDENTIALS)
     return principal
 

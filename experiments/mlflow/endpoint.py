@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -28,7 +28,6 @@ from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Run, Workspace
 from experiments.selectors.access import (
-    Principal,
     workspace_with_role,
     workspace_with_role_and_run,
 )
@@ -42,6 +41,9 @@ WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 DEFAULT_WORKSPACE_NAME = "default"
 
 View = Callable[..., Any]
+# (request, workspace name, group name) -> response body, or None (see endpoint).
+AtOnce = Callable[[HttpRequest, str, str | None], dict[str, Any] | None]
+T = TypeVar("T")
 
 
 def json_response(payload: Any, status: int = 200) -> HttpResponse:
@@ -67,7 +69,6 @@ def resolve_workspace(
     `hold_for_write`: found and held as workspace_hold_for_write holds it, in the same query
     (inside the write's transaction), with the run held for ingest (see holds_run in endpoint).
     """
-    header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
 
     def first(
         name: str, group_name: str | None = None
@@ -81,6 +82,18 @@ def resolve_workspace(
         )
         return *found, None
 
+    name, group, label = workspace_address(request, group_name, workspace_name)
+    workspace, role, run = first(name, group)
+    return workspace, role, label, run
+
+
+def workspace_address(
+    request: HttpRequest, group_name: str | None, workspace_name: str | None
+) -> tuple[str, str | None, str]:
+    """The name of the workspace a request addresses, its group's name (None at the site root,
+    where workspace names are looked up alone) and how the request named it (see
+    resolve_workspace)."""
+    header = (request.headers.get(WORKSPACE_HEADER) or "").strip()
     if workspace_name is not None:
         if header and header != workspace_name:
             raise MlflowError.invalid(
@@ -88,11 +101,9 @@ def resolve_workspace(
                 f"URI addresses workspace '{workspace_name}'. Unset MLFLOW_WORKSPACE or make "
                 "them agree."
             )
-        workspace, role, run = first(workspace_name, group_name or "")
-        return workspace, role, f"{group_name}/{workspace_name}", run
+        return workspace_name, group_name or "", f"{group_name}/{workspace_name}"
     name = header or DEFAULT_WORKSPACE_NAME
-    workspace, role, run = first(name)
-    return workspace, role, name, run
+    return name, None, name
 
 
 # At the site root a request names its workspace with MLflow's header, or means `default`.
@@ -118,15 +129,16 @@ def _require_writable(workspace: Workspace) -> None:
         raise MlflowError("RESOURCE_CONFLICT", writes_refused_message(workspace))
 
 
-def _authenticate(request: HttpRequest) -> Principal:
-    """authenticate_request, whose credential lookup, the request's first statement, stands in
-    for Django's connection health check (CONN_HEALTH_CHECKS).
+def _first_statement(work: Callable[[], T]) -> T:
+    """work(), whose first statement stands in for Django's connection health check
+    (CONN_HEALTH_CHECKS).
 
     That check costs a round trip of its own (SELECT 1) before the first statement of every
     request that reuses a connection: a tenth of a log-batch's time on the server. Here the
-    lookup runs first instead; if the connection died while it was idle (the database
-    restarted, an idle timeout), the lookup fails, and it runs once more on a new connection.
-    It reads (an API key's last use may be written), so running it twice changes nothing.
+    request's first statement runs instead; if the connection died while it was idle (the
+    database restarted, an idle timeout), it fails, and `work` runs once more on a new
+    connection. `work` must be safe to run twice: the credential lookup reads (an API key's
+    last use may be written), a log_metric stores a point once however often it is sent.
     """
     if (
         connection.connection is None
@@ -134,14 +146,27 @@ def _authenticate(request: HttpRequest) -> Principal:
         or connection.health_check_done
         or connection.in_atomic_block
     ):
-        return authenticate_request(request)
+        return work()
     connection.health_check_done = True
     try:
-        return authenticate_request(request)
+        return work()
     except (OperationalError, InterfaceError) as error:
         logger.info("Reconnecting to the database after a failed first statement: %s", error)
         connection.close()
-        return authenticate_request(request)
+        return work()
+
+
+def _at_once(
+    at_once: AtOnce, request: HttpRequest, group: str | None, workspace: str | None
+) -> dict[str, Any] | None:
+    """The body at_once answers with, or None where it does not take the request (names that
+    the usual way refuses included: it says what is wrong, after authenticating)."""
+    try:
+        require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER)])
+        name, group_name, _ = workspace_address(request, group, workspace)
+    except MlflowError:
+        return None
+    return _first_statement(lambda: at_once(request, name, group_name))
 
 
 def handle_errors(view: View) -> View:
@@ -179,6 +204,7 @@ def endpoint(
     write: bool = False,
     atomic: bool = True,
     holds_run: Callable[[HttpRequest], str | None] | None = None,
+    at_once: AtOnce | None = None,
 ) -> Callable[[View], View]:
     """Route an MLflow view. `write`: non-GET calls are refused while the workspace is being
     deleted. `atomic`: the view runs in one transaction that holds the workspace against the
@@ -188,6 +214,11 @@ def endpoint(
     `holds_run`: for the logging calls, the id of the run the view will hold for ingest, read
     from the request (None where it cannot tell). The run is then found and held in the
     workspace's query, one round trip fewer, and the view takes it with held_run().
+
+    `at_once`: for log_metric, the whole call in one round trip, authentication included, where
+    every check allows it (services.runs.run_log_metric_at_once). Called with the request and
+    the workspace's address (workspace_address), it returns the response's body, or None
+    having stored nothing: then the call goes the usual way, which says what is wrong.
     """
     allowed = frozenset(methods)
 
@@ -209,10 +240,14 @@ def endpoint(
                     f"use {', '.join(sorted(allowed))}.",
                     status=405,
                 )
-            principal = _authenticate(request)
+            writing = write and request.method != "GET"
+            if writing and at_once is not None:
+                body = _at_once(at_once, request, group, workspace)
+                if body is not None:
+                    return json_response(body)
+            principal = _first_statement(lambda: authenticate_request(request))
             # Names from the URL and the workspace header reach database lookups.
             require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])
-            writing = write and request.method != "GET"
             needed = Role.CONTRIBUTOR if writing else Role.READER
             hint = _ROOT_HINT if group is None else ""
             request.principal = principal  # type: ignore[attr-defined]

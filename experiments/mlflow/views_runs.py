@@ -9,6 +9,8 @@ import msgspec
 from django.http import HttpRequest
 
 from experiments.choices import RunStatus
+from experiments.errors import PortalError
+from experiments.mlflow.auth import request_credential
 from experiments.mlflow.endpoint import endpoint, held_run
 from experiments.mlflow.errors import MlflowError
 from experiments.mlflow.parsing import (
@@ -167,7 +169,25 @@ def _run_id_in_body(request: HttpRequest) -> str | None:
         return None
 
 
-@endpoint("POST", write=True, holds_run=_run_id_in_body)
+def _log_metric_at_once(
+    request: HttpRequest, name: str, group_name: str | None
+) -> dict[str, Any] | None:
+    """log_metric in one round trip (see endpoint's at_once); None for a request it does not
+    take, bad fields or credentials included (the usual way says what is wrong with them)."""
+    try:
+        credential = request_credential(request)
+        fields = RequestFields.from_request(request)
+        run_id = fields.run_id()
+        point = _metric_point(fields.data, "")
+    except (MlflowError, PortalError):
+        return None
+    stored = services.run_log_metric_at_once(
+        credential=credential, name=name, group_name=group_name, run_uuid=run_id, point=point
+    )
+    return {} if stored else None
+
+
+@endpoint("POST", write=True, holds_run=_run_id_in_body, at_once=_log_metric_at_once)
 def log_metric(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
     run = held_run(request, workspace, fields.run_id())

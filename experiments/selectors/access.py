@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from experiments.choices import ContainerState, DeletionKind, Role
+from experiments.choices import ContainerState, DeletionKind, LifecycleStage, Role
 from experiments.errors import NotFound, PermissionDenied
 from experiments.models import (
     ApiKey,
@@ -92,18 +92,23 @@ _USER_FIELDS = tuple(
 )
 _USER_COLUMNS = ", ".join(f"u.{name}" for name in _USER_FIELDS)
 _USER_TABLE = get_user_model()._meta.db_table
+# Whether a key (k) or a tracking token (t) is live; a token dies with the API key it was
+# minted from. Parameters: the key's digest and now; the token's digest, now, now.
+_LIVE_KEY = (
+    "k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)"
+)
+_LIVE_TOKEN = (
+    "t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND (k.id IS NULL "
+    "OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)))"
+)
 _KEY_SQL = PreparedStatement(
     f"SELECT k.id, k.last_used_at, {_USER_COLUMNS} "
-    f"FROM {ApiKey._meta.db_table} k JOIN {_USER_TABLE} u ON u.id = k.user_id "
-    "WHERE k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)"
+    f"FROM {ApiKey._meta.db_table} k JOIN {_USER_TABLE} u ON u.id = k.user_id WHERE {_LIVE_KEY}"
 )
-# A token dies with the API key it was minted from.
 _TOKEN_SQL = PreparedStatement(
     f"SELECT t.workspace_id, {_USER_COLUMNS} "
     f"FROM {TrackingToken._meta.db_table} t JOIN {_USER_TABLE} u ON u.id = t.user_id "
-    f"LEFT JOIN {ApiKey._meta.db_table} k ON k.id = t.api_key_id "
-    "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND (k.id IS NULL "
-    "OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s)))"
+    f"LEFT JOIN {ApiKey._meta.db_table} k ON k.id = t.api_key_id WHERE {_LIVE_TOKEN}"
 )
 _ROLE_SQL = PreparedStatement(
     f"SELECT role FROM {RoleAssignment._meta.db_table} "
@@ -157,6 +162,68 @@ _WORKSPACE_WITH_ROLE_AND_RUN = {
     for held in (False, True)
 }
 RUN_FIELDS = tuple(field.attname for field in Run._meta.concrete_fields)
+
+
+# The caller of a secret as authenticate_secret finds it, as a row (user_id, is_superuser,
+# workspace_id: a tracking token's workspace), in SQL: none if the secret is unknown, expired
+# or revoked, its user inactive or not the one a Basic header names, or, for an API key, if
+# its last use is not recent (authenticate_secret would write it). Parameters: see
+# writable_run_params.
+_CALLER_SQL = (
+    f"SELECT u.id AS user_id, u.is_superuser, t.workspace_id "
+    f"FROM {TrackingToken._meta.db_table} t JOIN {_USER_TABLE} u ON u.id = t.user_id "
+    f"LEFT JOIN {ApiKey._meta.db_table} k ON k.id = t.api_key_id "
+    f"WHERE {_LIVE_TOKEN} AND u.is_active AND (%s::varchar IS NULL OR u.username = %s) "
+    "UNION ALL "
+    "SELECT u.id, u.is_superuser, NULL "
+    f"FROM {ApiKey._meta.db_table} k JOIN {_USER_TABLE} u ON u.id = k.user_id "
+    f"WHERE {_LIVE_KEY} AND k.last_used_at >= %s AND u.is_active "
+    "AND (%s::varchar IS NULL OR u.username = %s)"
+)
+# A write's checks on a run as one query: the id of the run `uuid` of workspace `name` (in
+# the group named, if one is) if the workspace and its group take writes
+# (endpoint._require_writable), the caller reaches the workspace (a tracking token its own
+# only) with a role that allows writing (auth.check_role) and the run is active
+# (services.runs._require_active); no row otherwise. Both rows are held as
+# workspace_with_role_and_run holds them. PostgreSQL. Parameters: writable_run_params.
+WRITABLE_RUN_SQL = (
+    f"SELECT r.id AS run_id FROM ({_CALLER_SQL}) c CROSS JOIN {Workspace._meta.db_table} w "
+    f"JOIN {ResourceGroup._meta.db_table} g ON g.id = w.resource_group_id "
+    f"JOIN {Run._meta.db_table} r ON r.workspace_id = w.id AND r.uuid = %s "
+    "WHERE w.name = %s AND (%s::varchar IS NULL OR g.name = %s) "
+    f"AND w.state = '{ContainerState.ACTIVE.value}' AND g.state = '{ContainerState.ACTIVE.value}' "
+    f"AND r.lifecycle_stage = '{LifecycleStage.ACTIVE.value}' "
+    "AND (c.workspace_id IS NULL OR w.id = c.workspace_id) "
+    f"AND (c.is_superuser OR (SELECT MAX(CASE a.role {_RANK_CASE} END) "
+    f"FROM {RoleAssignment._meta.db_table} a WHERE a.user_id = c.user_id "
+    "AND (a.workspace_id = w.id OR a.resource_group_id = g.id)) "
+    f">= {Role.CONTRIBUTOR.rank}) FOR SHARE OF w FOR NO KEY UPDATE OF r"
+)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a request presents: a secret (API key or tracking token), and the username a
+    Basic header names with it (None for a Bearer token)."""
+
+    secret: str
+    username: str | None = None
+
+
+def writable_run_params(
+    credential: Credential, *, name: str, group_name: str | None, run_uuid: str
+) -> list[object]:
+    """The parameters of WRITABLE_RUN_SQL for the run `run_uuid` of workspace `name` (in
+    group `group_name`; None: the workspace is named alone), called with `credential`."""
+    digest = hashlib.sha256(credential.secret.encode()).hexdigest()
+    now = timezone.now()
+    recent = now - _LAST_USED_RESOLUTION
+    username = credential.username
+    return [
+        *(digest, now, now, username, username),
+        *(digest, now, recent, username, username),
+        *(run_uuid, name, group_name, group_name),
+    ]
 
 
 def workspace_with_role_and_run(

@@ -764,6 +764,44 @@ _PG_INSERT_CHUNKS = {
 }
 
 
+def point_statement(run_sql: str, *, with_rollups: bool) -> PreparedStatement:
+    """One metric point, with its latest value and its rollups, for the run that `run_sql`
+    finds (a query whose one column is run_id; no row: nothing is stored), in one statement
+    that returns how many runs it found. The point is stored unless it is stored already, as a
+    row or in a chunk; its rollups only if it was stored.
+
+    Parameters: run_sql's, the point (key, timestamp, step, value, is_nan), then if
+    `with_rollups` its rollups as rollup_literals gives them. Its reads of what is stored see
+    a snapshot taken when the statement starts, so the run must be held before it starts (by
+    an earlier statement of the transaction), as for metrics_insert.
+    """
+    parts = [
+        f"WITH ok AS ({run_sql})",
+        "b AS (SELECT ok.run_id, %s::varchar AS key, %s::bigint AS timestamp, "
+        "%s::bigint AS step, %s::float8 AS value, %s::boolean AS is_nan FROM ok)",
+        f"ins AS (INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
+        f"SELECT * FROM b WHERE NOT {_IN_CHUNKS} ON CONFLICT DO NOTHING RETURNING 1)",
+        f"latest AS (INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) "
+        f"SELECT * FROM b {_UPSERT_TAIL})",
+    ]
+    if with_rollups:
+        rows = ", ".join(f"%s::{kind}[]" for kind in _PG_ROLLUP_TYPES)
+        parts.append(
+            f"rollups AS (INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) "
+            f"SELECT ok.run_id, u.* FROM ok CROSS JOIN unnest({rows}) AS u "
+            f"WHERE EXISTS (SELECT 1 FROM ins) {_ROLLUP_MERGE})"
+        )
+    return PreparedStatement(", ".join(parts) + " SELECT count(*) FROM ok")
+
+
+def rollup_literals(rollups: RollupColumns | dict[tuple[str, int, int], Rollup]) -> list[object]:
+    """Summaries as the array parameters of _PG_ROLLUP_ROWS (after the run id); none for none."""
+    columns = _rollup_table_columns(rollups).columns
+    if not columns:
+        return []
+    return [_keys_literal(columns[0]), *(_numbers_literal(column) for column in columns[1:])]
+
+
 _SQLITE_UPSERT_ROLLUPS = (
     f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) "
     f"VALUES ({', '.join(['%s'] * len(_ROLLUP_COLUMNS))}) {_ROLLUP_MERGE}"
@@ -785,11 +823,9 @@ def _rollups_statement(
     cursor: Any, run_pk: int, rollups: RollupColumns | dict[tuple[str, int, int], Rollup]
 ) -> tuple[str, list[object]] | None:
     """The PostgreSQL upsert of these summaries, or None when there are none."""
-    columns = _rollup_table_columns(rollups).columns
-    if not columns:
+    literals = rollup_literals(rollups)
+    if not literals:
         return None
-    literals = [_keys_literal(columns[0])]
-    literals += [_numbers_literal(column) for column in columns[1:]]
     return _PG_UPSERT_ROLLUPS.sql(cursor), [run_pk, *literals]
 
 

@@ -30,8 +30,16 @@ from experiments.models import (
 )
 from experiments.names import random_run_name
 from experiments.prepared import PreparedStatement
+from experiments.selectors.access import WRITABLE_RUN_SQL, Credential, writable_run_params
 from experiments.services.deletion import purge_blocks_restore
-from experiments.services.metrics import MetricColumns, MetricRow, metrics_insert
+from experiments.services.metrics import (
+    MetricColumns,
+    MetricRow,
+    metrics_insert,
+    point_statement,
+    rollup_literals,
+    rollups_of,
+)
 from experiments.validation import (
     INT64_MAX,
     INT64_MIN,
@@ -456,6 +464,69 @@ def run_log_batch(
             LoggedModelMetric.objects.bulk_create(model_metrics, ignore_conflicts=True)
         if checked_tags:
             _set_tags(run, checked_tags)
+
+
+# run_log_metric_at_once's first statement: the run checked and held (WRITABLE_RUN_SQL), its
+# id kept until the transaction ends in a setting of its own; '' where none was found, so that
+# a call inside a longer transaction never finds an earlier call's run there.
+_HELD_RUN_SETTING = "portal.held_run"
+_HOLD_WRITABLE_RUN = PreparedStatement(
+    f"WITH held AS MATERIALIZED ({WRITABLE_RUN_SQL}) SELECT set_config('{_HELD_RUN_SETTING}', "
+    "coalesce((SELECT run_id::text FROM held), ''), true)"
+)
+# Its second: the point, for the run the first statement held, if it held one.
+_RUN_HELD_AT_ONCE = (
+    "SELECT run_id FROM (SELECT nullif(current_setting("
+    f"'{_HELD_RUN_SETTING}', true), '')::bigint AS run_id) AS held WHERE run_id IS NOT NULL"
+)
+# By whether the point has rollups (a NaN point has none).
+_LOG_POINT = {
+    with_rollups: point_statement(_RUN_HELD_AT_ONCE, with_rollups=with_rollups)
+    for with_rollups in (False, True)
+}
+
+
+def run_log_metric_at_once(
+    *,
+    credential: Credential,
+    name: str,
+    group_name: str | None,
+    run_uuid: str,
+    point: MetricPoint,
+) -> bool:
+    """Log one metric point to the run `run_uuid` of workspace `name` (in group `group_name`,
+    when given) in one round trip, authentication included, if every check of the usual way
+    passes (the caller's credential and role, the workspace, the run, the point); False,
+    having stored nothing, where one does not or the point is not a plain one. The caller then
+    goes the usual way, which says what is wrong. PostgreSQL only.
+
+    The usual way takes six round trips: the credential, BEGIN, the workspace and the run
+    held, the point, COMMIT. Here two statements go in one message, which PostgreSQL runs as
+    one transaction: the first checks everything and holds the workspace and the run as the
+    usual way holds them (waiting for another writer of the run), the second writes
+    (point_statement) to the run the first held. Under READ COMMITTED each statement reads its
+    own snapshot, so the second sees everything that writers who held the run before
+    committed: the rule metrics_insert relies on. Logging a point twice stores it once, so a
+    retry is safe.
+    """
+    # A point of a logged model is also stored for the model (run_log_batch).
+    if connection.vendor != "postgresql" or point.model_id:
+        return False
+    texts = (name, group_name or "", run_uuid, credential.username or "", point.key)
+    if any("\x00" in text for text in texts):
+        return False  # PostgreSQL stores no NUL; the usual way refuses these
+    try:
+        (row,) = _metric_rows([point])
+    except InvalidInput:
+        return False
+    rollups = rollup_literals(rollups_of([row]))
+    params = writable_run_params(credential, name=name, group_name=group_name, run_uuid=run_uuid)
+    with connection.cursor() as cursor:
+        hold = _HOLD_WRITABLE_RUN.sql(cursor)
+        write = _LOG_POINT[bool(rollups)].sql(cursor)
+        cursor.execute(f"{hold}; {write}", [*params, *row, *rollups])
+        (found,) = cursor.fetchone()
+    return found == 1
 
 
 def run_set_tag(*, run: Run, key: str, value: str) -> None:

@@ -225,12 +225,14 @@ def test_unreachable_database_answers_503_to_the_client(
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("call", ["log-batch", "log-metric"])
 def test_a_connection_that_died_while_idle_is_replaced_before_it_fails_a_request(
-    workspace: Workspace, api_key: str
+    workspace: Workspace, api_key: str, call: str
 ) -> None:
     """The first statement of a request stands in for Django's connection health check
-    (endpoint._authenticate): a connection the database dropped between two requests must
-    still cost the client nothing, not even a retried 503."""
+    (endpoint._first_statement): a connection the database dropped between two requests must
+    still cost the client nothing, not even a retried 503. A log-metric's first statement is
+    its whole write (endpoint's at_once)."""
     import psycopg2
 
     from experiments.tracking import tracking_uri
@@ -239,13 +241,11 @@ def test_a_connection_that_died_while_idle_is_replaced_before_it_fails_a_request
     # In process, on this thread's connection, as a server thread reuses its own.
     client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
     path = "/" + tracking_uri("http://testserver", workspace).split("/", 3)[3]
-    url = f"{path}/api/2.0/mlflow/runs/log-batch"
+    url = f"{path}/api/2.0/mlflow/runs/{call}"
 
     def post(step: int) -> Any:
-        body = {
-            "run_id": run.uuid,
-            "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": step}],
-        }
+        point = {"key": "m", "value": 1.0, "timestamp": 1, "step": step}
+        body = {"run_id": run.uuid, **({"metrics": [point]} if call == "log-batch" else point)}
         return client.post(url, data=json.dumps(body), content_type="application/json")
 
     assert post(0).status_code == 200
