@@ -166,7 +166,12 @@ def _at_once(
         name, group_name, _ = workspace_address(request, group, workspace)
     except MlflowError:
         return None
-    return _first_statement(lambda: at_once(request, name, group_name))
+    checked = connection.health_check_done
+    body = _first_statement(lambda: at_once(request, name, group_name))
+    if body is None:
+        # at_once may have declined without a statement: the usual way's first one checks.
+        connection.health_check_done = checked
+    return body
 
 
 def handle_errors(view: View) -> View:

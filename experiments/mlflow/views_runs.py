@@ -270,7 +270,28 @@ def _log_batch_request(
     )
 
 
-@endpoint("POST", write=True, holds_run=_plain_log_batch_run_id)
+def _log_batch_at_once(
+    request: HttpRequest, name: str, group_name: str | None
+) -> dict[str, Any] | None:
+    """log_batch in one round trip (see endpoint's at_once), for a body of the usual shape
+    with metrics only; None for any other request."""
+    plain = _plain_log_batch(request)
+    if plain is None:
+        return None
+    run_id, metrics, params, tags = plain
+    if params or tags:
+        return None
+    try:
+        credential = request_credential(request)
+    except PortalError:
+        return None
+    stored = services.run_log_batch_at_once(
+        credential=credential, name=name, group_name=group_name, run_uuid=run_id, metrics=metrics
+    )
+    return {} if stored else None
+
+
+@endpoint("POST", write=True, holds_run=_plain_log_batch_run_id, at_once=_log_batch_at_once)
 def log_batch(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     run_id, metrics, params, tags = _log_batch_request(request)
     run = held_run(request, workspace, run_id)

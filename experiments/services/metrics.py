@@ -101,10 +101,14 @@ _UPSERT_TAIL = (
     f"WHERE {_NEWER}"
 )
 
-_PG_ROWS = (
-    "SELECT %s::bigint, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], "
+# The run's id as a statement parameter (or, in statements of run_log_*_at_once, the run that
+# an earlier statement of the transaction held, see chunks_statement).
+_RUN = "%s::bigint"
+_PG_ROWS_OF = (
+    "SELECT {run}, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], "
     "%s::float8[], %s::boolean[])"
 )
+_PG_ROWS = _PG_ROWS_OF.format(run=_RUN)
 _CHUNK_TABLE = MetricChunk._meta.db_table
 _BATCH = (
     "SELECT %s::bigint AS run_id, * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], "
@@ -179,13 +183,16 @@ def _booleans_literal(flags: Sequence[bool]) -> str:
 
 
 def _columns(run_pk: int, columns: MetricColumns) -> list[object]:
+    return [run_pk, *_literals(columns)]
+
+
+def _literals(columns: MetricColumns) -> list[object]:
     """The points as five PostgreSQL array literals.
 
     Passing each column as one text parameter costs a fraction of psycopg2 adapting thousands
     of Python values one by one, which otherwise dominates the request.
     """
     return [
-        run_pk,
         _keys_literal(columns.keys),
         _numbers_literal(columns.timestamps),
         _numbers_literal(columns.steps),
@@ -232,20 +239,36 @@ def _chunks_insert(
 ) -> bool:
     """Store a batch as chunks if none of its points is stored already (one round trip);
     returns whether it did."""
-    rollup_statement = _rollups_statement(cursor, run_pk, rollups)
-    statement = _PG_INSERT_CHUNKS[rollup_statement is not None]
-    cursor.execute(
-        statement.sql(cursor),
-        [
-            *chunks.extents(),
-            run_pk,
-            run_pk,
-            *chunks.arrays(),
-            *_columns(run_pk, chunks.latest),
-            *(rollup_statement[1] if rollup_statement else ()),
-        ],
-    )
+    literals = rollup_literals(rollups)
+    statement = _PG_INSERT_CHUNKS[bool(literals)]
+    cursor.execute(statement.sql(cursor), chunks_params(run_pk, chunks, literals))
     return bool(cursor.fetchone()[0])
+
+
+def chunks_params(run_pk: int | None, chunks: _Chunks, rollups: list[object]) -> list[object]:
+    """The parameters of chunks_statement for these chunks and their rollups (as
+    rollup_literals gives them); `run_pk` None for a statement that reads its run from
+    `run_sql`."""
+    run = [] if run_pk is None else [run_pk]
+    return [
+        *chunks.extents(),
+        *run,
+        *run,
+        *chunks.arrays(),
+        *run,
+        *_literals(chunks.latest),
+        *((*run, *rollups) if rollups else ()),
+    ]
+
+
+def chunked(columns: MetricColumns) -> tuple[_Chunks, list[object]] | None:
+    """The batch as chunks with its rollups (as rollup_literals gives them), where it is
+    stored as chunks if none of its points is stored already; None where it is stored as
+    point rows (see _worth_chunking and _chunks)."""
+    chunks = _chunks(columns) if _worth_chunking(columns) else None
+    if chunks is None:
+        return None
+    return chunks, rollup_literals(chunks.rollups())
 
 
 def _points_insert(
@@ -714,17 +737,16 @@ _PG_ROLLUP_TYPES = (
     "float8", "bigint", "bigint", "float8", "bigint", "bigint", "float8", "bigint", "float8",
     "bigint",
 )  # fmt: skip
-_PG_ROLLUP_ROWS = (
-    "SELECT %s::bigint, * FROM unnest("
-    + ", ".join(f"%s::{kind}[]" for kind in _PG_ROLLUP_TYPES)
-    + ")"
+_PG_ROLLUP_ROWS_OF = (
+    "SELECT {run}, * FROM unnest(" + ", ".join(f"%s::{kind}[]" for kind in _PG_ROLLUP_TYPES) + ")"
 )
+_PG_ROLLUP_ROWS = _PG_ROLLUP_ROWS_OF.format(run=_RUN)
 _PG_UPSERT_ROLLUPS = PreparedStatement(
     f"INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) {_PG_ROLLUP_ROWS} {_ROLLUP_MERGE}"
 )
 
 
-def _chunks_statement(*, with_rollups: bool) -> PreparedStatement:
+def chunks_statement(*, with_rollups: bool, run_sql: str | None = None) -> PreparedStatement:
     """A batch as chunks, with its latest values and rollups, in one statement that stores
     nothing unless every key's first step in the batch is past the latest step stored for it
     (then none of its points can be stored already: the latest value is the point with the
@@ -733,34 +755,42 @@ def _chunks_statement(*, with_rollups: bool) -> PreparedStatement:
     Every part of a statement reads the same snapshot, taken after the run was held, so the
     check sees what other writers of the run committed, and not the latest values that this
     statement writes. The points come as flat arrays sorted by (key, step), and per key (sorted)
-    the 1-based bounds of its slice and its extent.
+    the 1-based bounds of its slice and its extent (chunks_params).
+
+    The run is a parameter, or with `run_sql` the run that query finds (its one column is
+    run_id; no row: nothing is stored, and the statement returns false), which an earlier
+    statement of the transaction must have held.
     """
+    run = _RUN if run_sql is None else "(SELECT run_id FROM held)"
     new = "(SELECT new FROM ok)"
-    parts = [
-        "WITH u AS (SELECT * FROM unnest(%s::varchar[], %s::int[], %s::int[], %s::bigint[], "
+    parts = [] if run_sql is None else [f"held AS ({run_sql})"]
+    parts += [
+        "u AS (SELECT * FROM unnest(%s::varchar[], %s::int[], %s::int[], %s::bigint[], "
         "%s::bigint[], %s::bigint[], %s::bigint[]) AS u(key, first, last, step_lo, step_hi, "
         "timestamp_lo, timestamp_hi))",
-        f"ok AS (SELECT NOT EXISTS (SELECT 1 FROM {_LATEST_TABLE} AS l JOIN u ON l.key = u.key "
-        "WHERE l.run_id = %s AND l.step >= u.step_lo) AS new)",
+        "ok AS (SELECT "
+        + ("" if run_sql is None else "EXISTS (SELECT 1 FROM held) AND ")
+        + f"NOT EXISTS (SELECT 1 FROM {_LATEST_TABLE} AS l JOIN u ON l.key = u.key "
+        f"WHERE l.run_id = {run} AND l.step >= u.step_lo) AS new)",
         f"chunks AS (INSERT INTO {_CHUNK_TABLE} (run_id, key, step_lo, step_hi, timestamp_lo, "
         "timestamp_hi, count, steps, timestamps, values, nans) "
-        "SELECT %s::bigint, u.key, u.step_lo, u.step_hi, u.timestamp_lo, u.timestamp_hi, "
+        f"SELECT {run}, u.key, u.step_lo, u.step_hi, u.timestamp_lo, u.timestamp_hi, "
         "u.last - u.first + 1, a.s[u.first:u.last], a.t[u.first:u.last], a.v[u.first:u.last], "
         "a.n[u.first:u.last] FROM (SELECT %s::bigint[] AS s, %s::bigint[] AS t, "
         f"%s::float8[] AS v, %s::boolean[] AS n) AS a CROSS JOIN u WHERE {new})",
         f"latest AS (INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) "
-        f"{_PG_ROWS} WHERE {new} {_UPSERT_TAIL})",
+        f"{_PG_ROWS_OF.format(run=run)} WHERE {new} {_UPSERT_TAIL})",
     ]
     if with_rollups:
         parts.append(
-            f"rollups AS (INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) {_PG_ROLLUP_ROWS} "
-            f"WHERE {new} {_ROLLUP_MERGE})"
+            f"rollups AS (INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) "
+            f"{_PG_ROLLUP_ROWS_OF.format(run=run)} WHERE {new} {_ROLLUP_MERGE})"
         )
-    return PreparedStatement(", ".join(parts) + " SELECT new FROM ok")
+    return PreparedStatement("WITH " + ", ".join(parts) + " SELECT new FROM ok")
 
 
 _PG_INSERT_CHUNKS = {
-    with_rollups: _chunks_statement(with_rollups=with_rollups) for with_rollups in (True, False)
+    with_rollups: chunks_statement(with_rollups=with_rollups) for with_rollups in (True, False)
 }
 
 

@@ -35,6 +35,9 @@ from experiments.services.deletion import purge_blocks_restore
 from experiments.services.metrics import (
     MetricColumns,
     MetricRow,
+    chunked,
+    chunks_params,
+    chunks_statement,
     metrics_insert,
     point_statement,
     rollup_literals,
@@ -479,9 +482,13 @@ _RUN_HELD_AT_ONCE = (
     "SELECT run_id FROM (SELECT nullif(current_setting("
     f"'{_HELD_RUN_SETTING}', true), '')::bigint AS run_id) AS held WHERE run_id IS NOT NULL"
 )
-# By whether the point has rollups (a NaN point has none).
+# By whether the points have rollups (NaN points have none).
 _LOG_POINT = {
     with_rollups: point_statement(_RUN_HELD_AT_ONCE, with_rollups=with_rollups)
+    for with_rollups in (False, True)
+}
+_LOG_CHUNKS = {
+    with_rollups: chunks_statement(with_rollups=with_rollups, run_sql=_RUN_HELD_AT_ONCE)
     for with_rollups in (False, True)
 }
 
@@ -512,21 +519,64 @@ def run_log_metric_at_once(
     # A point of a logged model is also stored for the model (run_log_batch).
     if connection.vendor != "postgresql" or point.model_id:
         return False
-    texts = (name, group_name or "", run_uuid, credential.username or "", point.key)
-    if any("\x00" in text for text in texts):
-        return False  # PostgreSQL stores no NUL; the usual way refuses these
     try:
         (row,) = _metric_rows([point])
     except InvalidInput:
         return False
     rollups = rollup_literals(rollups_of([row]))
+    return _write_at_once(
+        credential, name, group_name, run_uuid, _LOG_POINT[bool(rollups)], [*row, *rollups]
+    )
+
+
+def run_log_batch_at_once(
+    *,
+    credential: Credential,
+    name: str,
+    group_name: str | None,
+    run_uuid: str,
+    metrics: MetricPoints,
+) -> bool:
+    """run_log_metric_at_once for a log-batch of plain metrics only (no params or tags) that
+    is stored as chunks (services.metrics.chunked): False, having stored nothing, for any
+    other batch, and for one whose points may be stored already (the usual way then stores
+    each of them once)."""
+    if connection.vendor != "postgresql" or not metrics:
+        return False
+    try:
+        validate_batch_limits(len(metrics), 0, 0)
+        columns = _checked_columns(metrics)
+    except InvalidInput:
+        return False
+    batch = chunked(columns)
+    if batch is None:
+        return False
+    chunks, rollups = batch
+    statement = _LOG_CHUNKS[bool(rollups)]
+    return _write_at_once(
+        credential, name, group_name, run_uuid, statement, chunks_params(None, chunks, rollups)
+    )
+
+
+def _write_at_once(
+    credential: Credential,
+    name: str,
+    group_name: str | None,
+    run_uuid: str,
+    write: PreparedStatement,
+    write_params: list[object],
+) -> bool:
+    """Hold the run `run_uuid` of workspace `name` for `credential` and run `write` on it, in
+    one message; whether `write` says it stored anything (see run_log_metric_at_once)."""
+    texts = (name, group_name or "", run_uuid, credential.username or "")
+    if any("\x00" in text for text in texts):
+        return False  # PostgreSQL stores no NUL; the usual way refuses these
     params = writable_run_params(credential, name=name, group_name=group_name, run_uuid=run_uuid)
     with connection.cursor() as cursor:
         hold = _HOLD_WRITABLE_RUN.sql(cursor)
-        write = _LOG_POINT[bool(rollups)].sql(cursor)
-        cursor.execute(f"{hold}; {write}", [*params, *row, *rollups])
-        (found,) = cursor.fetchone()
-    return found == 1
+        cursor.execute(f"{hold}; {write.sql(cursor)}", [*params, *write_params])
+        (stored,) = cursor.fetchone()
+    return bool(stored)
 
 
 def run_set_tag(*, run: Run, key: str, value: str) -> None:

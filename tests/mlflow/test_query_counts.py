@@ -14,7 +14,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from experiments.models import Workspace
+from experiments.models import MetricHistory, Workspace
 from experiments.services.metrics import MetricRow, metrics_insert
 from experiments.tracking import tracking_uri
 from tests.factories import make_experiment, make_run
@@ -54,23 +54,29 @@ def _points(count: int, key: str = "m", first_step: int = 0) -> list[dict[str, A
 def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     workspace: Workspace, api_key: str, django_assert_num_queries: Any
 ) -> None:
-    """Authentication, BEGIN, the workspace and the run with their holds (one query), one
-    round trip for the history, the latest values and the rollups, COMMIT; as point rows or,
-    for a large batch, as chunks."""
+    """A batch of new points stored as chunks: one round trip, authentication included
+    (run_log_batch_at_once). A batch stored as point rows: authentication, BEGIN, the workspace
+    and the run with their holds (one query), one round trip for the history, the latest values
+    and the rollups, COMMIT."""
     run = make_run(make_experiment(workspace))
     url = f"{_api(workspace)}/runs/log-batch"
     client = _signed_in(workspace, api_key)
-    # Batches of each path and a replay prepare every statement of the paths on this connection.
-    for count, key in ((1, "warm-up"), (1, "warm-up"), (1000, "warm-up-chunks")):
+    # Batches of each path and replays prepare every statement of the paths on this connection.
+    for count, key in ((1, "warm-up"), (1, "warm-up"), (1000, "warm-up-2"), (1000, "warm-up-2")):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(count, key)})
-    for first_step, count in ((0, 1), (1, 1000), (1001, 1000)):
-        with django_assert_num_queries(AUTH_QUERIES + 4):
-            _post(client, url, {"run_id": run.uuid, "metrics": _points(count, "m", first_step)})
-    # A replayed batch: the chunks refuse it, the point rows fall back to ON CONFLICT; four
-    # statements more, still not per point.
-    with django_assert_num_queries(AUTH_QUERIES + 8):
+    with django_assert_num_queries(AUTH_QUERIES + 4):
+        _post(client, url, {"run_id": run.uuid, "metrics": _points(1, "m", 0)})
+    for first_step in (1, 1001):
+        with django_assert_num_queries(1):
+            _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", first_step)})
+    # A replayed batch: the one round trip finds that its points may be stored already and
+    # stores nothing; the usual way's chunks refuse it too, and its point rows fall back to ON
+    # CONFLICT: four statements more, still not per point.
+    with django_assert_num_queries(1 + AUTH_QUERIES + 8):
         _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", 500)})
     assert run.latest_metrics.get(key="m").step == 2000
+    history = MetricHistory.objects.filter(run_id=run.pk, key="m")
+    assert sorted(history.values_list("step", flat=True)) == list(range(2001))
 
 
 def _seed(workspace: Workspace, runs: int) -> str:

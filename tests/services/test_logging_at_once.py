@@ -1,7 +1,7 @@
-"""log_metric in one round trip, authentication included (PostgreSQL): it stores what the
-usual way stores, and where the usual way would refuse the call (or write anything else, such
-as an API key's last use) it stores nothing and says so: the caller then goes the usual way,
-which answers with the error."""
+"""log_metric and log_batch in one round trip, authentication included (PostgreSQL): they
+store what the usual way stores, and where the usual way would refuse the call (or write
+anything else, such as an API key's last use, or find points stored already) they store
+nothing and say so: the caller then goes the usual way, which answers with the error."""
 
 from __future__ import annotations
 
@@ -37,8 +37,10 @@ from experiments.services.access import (
 )
 from experiments.services.runs import (
     MetricPoint,
+    MetricPoints,
     run_hold_for_ingest,
     run_log_batch,
+    run_log_batch_at_once,
     run_log_metric_at_once,
 )
 from tests.factories import grant, make_experiment, make_run, make_user, make_workspace
@@ -358,3 +360,139 @@ def test_it_stores_for_every_caller_the_usual_way_lets_write(
     point = MetricPoint("loss", 1.0, T0, 7)
     assert _log(ALLOWED[case](workspace), workspace, run, point, grouped=grouped)
     assert list(MetricHistory.objects.values_list("run_id", "key", "step")) == [(run.pk, "loss", 7)]
+
+
+def _columns(points: list[MetricPoint]) -> MetricPoints:
+    return MetricPoints(
+        [p.key for p in points],
+        [p.value for p in points],
+        [p.timestamp for p in points],
+        [p.step for p in points],
+    )
+
+
+def _batch(steps: range, keys: int = 4) -> list[MetricPoint]:
+    return [
+        MetricPoint(f"k{key}", (step * 7 + key) % 11 / 3, T0 + step, step)
+        for step in steps
+        for key in range(keys)
+    ]
+
+
+def _log_batch(credential: Credential, workspace: Workspace, run: Run, points: list) -> bool:
+    return run_log_batch_at_once(
+        credential=credential,
+        name=workspace.name,
+        group_name=workspace.resource_group.name,
+        run_uuid=run.uuid,
+        metrics=_columns(points),
+    )
+
+
+def test_a_batch_is_stored_as_log_batch_stores_it(workspace: Workspace) -> None:
+    credential = _contributor(workspace)
+    experiment = make_experiment(workspace)
+    at_once, usual = make_run(experiment), make_run(experiment)
+    with_nan = _batch(range(250))
+    with_nan[7] = with_nan[7]._replace(value=math.nan)
+    for points in (with_nan, _batch(range(250, 500))):
+        assert _log_batch(credential, workspace, at_once, points)
+        run_log_batch(run=Run.objects.get(pk=usual.pk), metrics=points)
+    assert _stored(at_once) == _stored(usual)
+    assert MetricChunk.objects.filter(run=at_once).count() == 8
+    assert len(_stored(at_once)["history"]) == 2000
+
+
+# Batches the one round trip leaves to the usual way (given a run holding steps 0-249 of
+# keys k0-k3; a log-batch holds at most 1,000 metrics).
+DECLINED: dict[str, list[MetricPoint]] = {
+    "point rows (a small batch)": _batch(range(250, 260)),
+    "a step twice in a key": [*_batch(range(250, 499)), MetricPoint("k0", 1.0, T0, 250)],
+    "a replay": _batch(range(250)),
+    "an overlap": _batch(range(200, 450)),
+    "a key the usual way refuses": [*_batch(range(250, 499)), MetricPoint("../k", 1.0, T0, 0)],
+    "more than 1,000 points": _batch(range(250, 501)),
+    "none": [],
+}
+
+
+@pytest.mark.parametrize("case", sorted(DECLINED))
+def test_it_leaves_other_batches_to_the_usual_way(workspace: Workspace, case: str) -> None:
+    credential = _contributor(workspace)
+    run = make_run(make_experiment(workspace))
+    run_log_batch(run=run, metrics=_batch(range(250)))
+    before = _stored(run)
+    assert not _log_batch(credential, workspace, run, DECLINED[case])
+    assert _stored(run) == before
+
+
+# The cases of REFUSED about the point rather than the caller, the workspace or the run.
+POINT_CASES = {
+    "a point of an unknown logged model",
+    "a key the usual way refuses",
+    "a step past 64 bits",
+}
+
+
+@pytest.mark.parametrize("case", sorted(set(REFUSED) - POINT_CASES))
+def test_a_batch_stores_nothing_where_the_usual_way_refuses(
+    workspace: Workspace, case: str
+) -> None:
+    run = make_run(make_experiment(workspace))
+    call: dict[str, Any] = {
+        "credential": _contributor(workspace),
+        "name": workspace.name,
+        "group_name": workspace.resource_group.name,
+        "run_uuid": run.uuid,
+        "metrics": _columns(_batch(range(250))),
+    }
+    call.update(REFUSED[case](workspace, run) or {})
+    assert run_log_batch_at_once(**call) is False
+    assert not MetricChunk.objects.exists()
+    assert not LatestMetric.objects.exists()
+    assert not MetricRollup.objects.exists()
+
+
+def test_a_batch_waits_for_the_writer_holding_the_run_and_sees_what_it_stored(
+    workspace: Workspace,
+) -> None:
+    """The other writer stores steps 0-249 while this batch (steps 200-449) waits for the run:
+    the batch must see them and leave itself to the usual way, not store 200-249 twice."""
+    credential = _contributor(workspace)
+    run = make_run(make_experiment(workspace))
+    holding, release = threading.Event(), threading.Event()
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                held = run_hold_for_ingest(workspace=workspace, run_id=run.uuid)
+                run_log_batch(run=held, metrics=_batch(range(250)))
+                holding.set()
+                release.wait(timeout=30)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def batch() -> None:
+        try:
+            results.append(_log_batch(credential, workspace, run, _batch(range(200, 450))))
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=batch)]
+    threads[0].start()
+    assert holding.wait(timeout=30)
+    threads[1].start()
+    time.sleep(0.5)
+    assert threads[1].is_alive(), "the batch did not wait for the run"
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert results == [False]
+    assert len(_stored(run)["history"]) == 1000
