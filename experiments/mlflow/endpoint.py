@@ -138,7 +138,8 @@ def _first_statement(work: Callable[[], T]) -> T:
     request's first statement runs instead; if the connection died while it was idle (the
     database restarted, an idle timeout), it fails, and `work` runs once more on a new
     connection. `work` must be safe to run twice: the credential lookup reads (an API key's
-    last use may be written), a log_metric stores a point once however often it is sent.
+    last use may be written), and a log-metric or log-batch sent at once stores each point
+    once however often it is sent.
     """
     if (
         connection.connection is None
@@ -220,10 +221,11 @@ def endpoint(
     from the request (None where it cannot tell). The run is then found and held in the
     workspace's query, one round trip fewer, and the view takes it with held_run().
 
-    `at_once`: for log_metric, the whole call in one round trip, authentication included, where
-    every check allows it (services.runs.run_log_metric_at_once). Called with the request and
-    the workspace's address (workspace_address), it returns the response's body, or None
-    having stored nothing: then the call goes the usual way, which says what is wrong.
+    `at_once`: for log_metric and log_batch, the whole call in one round trip, authentication
+    included, where every check allows it (services.runs.run_log_metric_at_once and
+    run_log_batch_at_once). Called with the request and the workspace's address
+    (workspace_address), it returns the response's body, or None having stored nothing: then
+    the call goes the usual way, which says what is wrong.
     """
     allowed = frozenset(methods)
 

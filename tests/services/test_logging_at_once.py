@@ -147,6 +147,51 @@ def test_a_point_stored_in_a_chunk_is_not_stored_again(workspace: Workspace) -> 
     assert _stored(run) == before
 
 
+def _behind_a_writer(
+    workspace: Workspace, run: Run, stored: list[MetricPoint], call: Callable[[], bool]
+) -> bool:
+    """call()'s result, started while another connection holds the run and stores `stored`,
+    which it commits once the call has waited for it half a second."""
+    holding, release = threading.Event(), threading.Event()
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def in_thread(work: Callable[[], None]) -> threading.Thread:
+        def run_work() -> None:
+            try:
+                work()
+            except BaseException as error:  # reported below
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        return threading.Thread(target=run_work)
+
+    @in_thread
+    def writer() -> None:
+        with transaction.atomic():
+            held = run_hold_for_ingest(workspace=workspace, run_id=run.uuid)
+            run_log_batch(run=held, metrics=stored)
+            holding.set()
+            release.wait(timeout=30)
+
+    @in_thread
+    def caller() -> None:
+        results.append(call())
+
+    writer.start()
+    assert holding.wait(timeout=30)
+    caller.start()
+    time.sleep(0.5)
+    assert caller.is_alive(), "the call did not wait for the run"
+    release.set()
+    for thread in (writer, caller):
+        thread.join(timeout=30)
+    assert errors == []
+    (result,) = results
+    return result
+
+
 def test_it_waits_for_the_writer_holding_the_run_and_sees_what_it_stored(
     workspace: Workspace,
 ) -> None:
@@ -156,44 +201,9 @@ def test_it_waits_for_the_writer_holding_the_run_and_sees_what_it_stored(
     credential = _contributor(workspace)
     run = make_run(make_experiment(workspace))
     batch = [MetricPoint("loss", step / 7, T0 + step, step) for step in range(1000)]
-    holding, release = threading.Event(), threading.Event()
-    results: list[bool] = []
-    errors: list[BaseException] = []
-
-    def in_thread(work: Callable[[], None]) -> Callable[[], None]:
-        def run_work() -> None:
-            try:
-                work()
-            except BaseException as error:  # reported below
-                errors.append(error)
-            finally:
-                connections.close_all()
-
-        return run_work
-
-    @in_thread
-    def writer() -> None:
-        with transaction.atomic():
-            held = run_hold_for_ingest(workspace=workspace, run_id=run.uuid)
-            run_log_batch(run=held, metrics=batch)
-            holding.set()
-            release.wait(timeout=30)
-
-    @in_thread
-    def logger() -> None:
-        results.append(_log(credential, workspace, run, batch[500]))
-
-    threads = [threading.Thread(target=writer), threading.Thread(target=logger)]
-    threads[0].start()
-    assert holding.wait(timeout=30)
-    threads[1].start()
-    time.sleep(0.5)
-    assert threads[1].is_alive(), "the call did not wait for the run"
-    release.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-    assert results == [True]
+    assert _behind_a_writer(
+        workspace, run, batch, lambda: _log(credential, workspace, run, batch[500])
+    )
     stored = _stored(run)
     assert len(stored["history"]) == 1000
     assert sum(row[3] for row in stored["rollups"] if row[1] == 5) == 1000
@@ -312,17 +322,24 @@ REFUSED: dict[str, Callable[[Workspace, Run], dict[str, Any] | None]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(REFUSED))
-def test_it_stores_nothing_where_the_usual_way_refuses(workspace: Workspace, case: str) -> None:
+def _refused_call(workspace: Workspace, case: str, **logged: Any) -> dict[str, Any]:
+    """The arguments of a call logging `logged` to a new run of the workspace by a
+    contributor, as REFUSED[case] changes them."""
     run = make_run(make_experiment(workspace))
     call: dict[str, Any] = {
         "credential": _contributor(workspace),
         "name": workspace.name,
         "group_name": workspace.resource_group.name,
         "run_uuid": run.uuid,
-        "point": MetricPoint("loss", 1.0, T0, 0),
+        **logged,
     }
     call.update(REFUSED[case](workspace, run) or {})
+    return call
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_it_stores_nothing_where_the_usual_way_refuses(workspace: Workspace, case: str) -> None:
+    call = _refused_call(workspace, case, point=MetricPoint("loss", 1.0, T0, 0))
     assert run_log_metric_at_once(**call) is False
     assert not MetricHistory.objects.exists()
     assert not LatestMetric.objects.exists()
@@ -438,15 +455,7 @@ POINT_CASES = {
 def test_a_batch_stores_nothing_where_the_usual_way_refuses(
     workspace: Workspace, case: str
 ) -> None:
-    run = make_run(make_experiment(workspace))
-    call: dict[str, Any] = {
-        "credential": _contributor(workspace),
-        "name": workspace.name,
-        "group_name": workspace.resource_group.name,
-        "run_uuid": run.uuid,
-        "metrics": _columns(_batch(range(250))),
-    }
-    call.update(REFUSED[case](workspace, run) or {})
+    call = _refused_call(workspace, case, metrics=_columns(_batch(range(250))))
     assert run_log_batch_at_once(**call) is False
     assert not MetricChunk.objects.exists()
     assert not LatestMetric.objects.exists()
@@ -460,39 +469,11 @@ def test_a_batch_waits_for_the_writer_holding_the_run_and_sees_what_it_stored(
     the batch must see them and leave itself to the usual way, not store 200-249 twice."""
     credential = _contributor(workspace)
     run = make_run(make_experiment(workspace))
-    holding, release = threading.Event(), threading.Event()
-    results: list[bool] = []
-    errors: list[BaseException] = []
-
-    def writer() -> None:
-        try:
-            with transaction.atomic():
-                held = run_hold_for_ingest(workspace=workspace, run_id=run.uuid)
-                run_log_batch(run=held, metrics=_batch(range(250)))
-                holding.set()
-                release.wait(timeout=30)
-        except BaseException as error:  # reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    def batch() -> None:
-        try:
-            results.append(_log_batch(credential, workspace, run, _batch(range(200, 450))))
-        except BaseException as error:  # reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=writer), threading.Thread(target=batch)]
-    threads[0].start()
-    assert holding.wait(timeout=30)
-    threads[1].start()
-    time.sleep(0.5)
-    assert threads[1].is_alive(), "the batch did not wait for the run"
-    release.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-    assert results == [False]
+    overlapping = _batch(range(200, 450))
+    assert not _behind_a_writer(
+        workspace,
+        run,
+        _batch(range(250)),
+        lambda: _log_batch(credential, workspace, run, overlapping),
+    )
     assert len(_stored(run)["history"]) == 1000
