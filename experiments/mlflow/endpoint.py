@@ -23,11 +23,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from experiments.choices import ContainerState, Role
 from experiments.errors import PortalError
-from experiments.mlflow.auth import authenticate_request, check_role
+from experiments.mlflow.auth import authenticate_request, check_role, request_credential
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
 from experiments.models import Run, Workspace
 from experiments.selectors.access import (
+    Credential,
     workspace_with_role,
     workspace_with_role_and_run,
 )
@@ -41,8 +42,8 @@ WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 DEFAULT_WORKSPACE_NAME = "default"
 
 View = Callable[..., Any]
-# (request, workspace name, group name) -> response body, or None (see endpoint).
-AtOnce = Callable[[HttpRequest, str, str | None], dict[str, Any] | None]
+# (request, credential, workspace name, group name) -> whether it stored (see endpoint).
+AtOnce = Callable[[HttpRequest, Credential, str, str | None], bool]
 T = TypeVar("T")
 
 
@@ -159,20 +160,22 @@ def _first_statement(work: Callable[[], T]) -> T:
 
 def _at_once(
     at_once: AtOnce, request: HttpRequest, group: str | None, workspace: str | None
-) -> dict[str, Any] | None:
-    """The body at_once answers with, or None where it does not take the request (names that
-    the usual way refuses included: it says what is wrong, after authenticating)."""
+) -> bool:
+    """Whether at_once stored the request's data; False where it did not take the request
+    (names or credentials that the usual way refuses included: it says what is wrong, after
+    authenticating)."""
     try:
         require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER)])
         name, group_name, _ = workspace_address(request, group, workspace)
-    except MlflowError:
-        return None
+        credential = request_credential(request)
+    except (MlflowError, PortalError):
+        return False
     checked = connection.health_check_done
-    body = _first_statement(lambda: at_once(request, name, group_name))
-    if body is None:
+    stored = _first_statement(lambda: at_once(request, credential, name, group_name))
+    if not stored:
         # at_once may have declined without a statement: the usual way's first one checks.
         connection.health_check_done = checked
-    return body
+    return stored
 
 
 def handle_errors(view: View) -> View:
@@ -223,9 +226,10 @@ def endpoint(
 
     `at_once`: for log_metric and log_batch, the whole call in one round trip, authentication
     included, where every check allows it (services.runs.run_log_metric_at_once and
-    run_log_batch_at_once). Called with the request and the workspace's address
-    (workspace_address), it returns the response's body, or None having stored nothing: then
-    the call goes the usual way, which says what is wrong.
+    run_log_batch_at_once). Called with the request, its credential and the workspace's
+    address (workspace_address), it returns whether it stored the call's data (the answer is
+    then MLflow's empty one), or False having stored nothing: then the call goes the usual
+    way, which says what is wrong.
     """
     allowed = frozenset(methods)
 
@@ -248,10 +252,8 @@ def endpoint(
                     status=405,
                 )
             writing = write and request.method != "GET"
-            if writing and at_once is not None:
-                body = _at_once(at_once, request, group, workspace)
-                if body is not None:
-                    return json_response(body)
+            if writing and at_once is not None and _at_once(at_once, request, group, workspace):
+                return json_response({})
             principal = _first_statement(lambda: authenticate_request(request))
             # Names from the URL and the workspace header reach database lookups.
             require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])

@@ -9,8 +9,6 @@ import msgspec
 from django.http import HttpRequest
 
 from experiments.choices import RunStatus
-from experiments.errors import PortalError
-from experiments.mlflow.auth import request_credential
 from experiments.mlflow.endpoint import endpoint, held_run
 from experiments.mlflow.errors import MlflowError
 from experiments.mlflow.parsing import (
@@ -24,6 +22,7 @@ from experiments.mlflow.parsing import (
 )
 from experiments.mlflow.wire import run_info_message, run_message, wire_float
 from experiments.models import Workspace
+from experiments.selectors.access import Credential
 from experiments.selectors.experiments import experiment_get
 from experiments.selectors.runs import metric_history, run_details, run_get
 from experiments.services import runs as services
@@ -170,21 +169,19 @@ def _run_id_in_body(request: HttpRequest) -> str | None:
 
 
 def _log_metric_at_once(
-    request: HttpRequest, name: str, group_name: str | None
-) -> dict[str, Any] | None:
-    """log_metric in one round trip (see endpoint's at_once); None for a request it does not
-    take, bad fields or credentials included (the usual way says what is wrong with them)."""
+    request: HttpRequest, credential: Credential, name: str, group_name: str | None
+) -> bool:
+    """log_metric in one round trip (see endpoint's at_once); False for a request it does not
+    take, bad fields included (the usual way says what is wrong with them)."""
     try:
-        credential = request_credential(request)
         fields = RequestFields.from_request(request)
         run_id = fields.run_id()
         point = _metric_point(fields.data, "")
-    except (MlflowError, PortalError):
-        return None
-    stored = services.run_log_metric_at_once(
+    except MlflowError:
+        return False
+    return services.run_log_metric_at_once(
         credential=credential, name=name, group_name=group_name, run_uuid=run_id, point=point
     )
-    return {} if stored else None
 
 
 @endpoint("POST", write=True, holds_run=_run_id_in_body, at_once=_log_metric_at_once)
@@ -271,24 +268,17 @@ def _log_batch_request(
 
 
 def _log_batch_at_once(
-    request: HttpRequest, name: str, group_name: str | None
-) -> dict[str, Any] | None:
+    request: HttpRequest, credential: Credential, name: str, group_name: str | None
+) -> bool:
     """log_batch in one round trip (see endpoint's at_once), for a body of the usual shape
-    with metrics only; None for any other request."""
+    with metrics only; False for any other request."""
     plain = _plain_log_batch(request)
-    if plain is None:
-        return None
-    run_id, metrics, params, tags = plain
-    if params or tags:
-        return None
-    try:
-        credential = request_credential(request)
-    except PortalError:
-        return None
-    stored = services.run_log_batch_at_once(
+    if plain is None or plain[2] or plain[3]:  # params, tags
+        return False
+    run_id, metrics, _params, _tags = plain
+    return services.run_log_batch_at_once(
         credential=credential, name=name, group_name=group_name, run_uuid=run_id, metrics=metrics
     )
-    return {} if stored else None
 
 
 @endpoint("POST", write=True, holds_run=_plain_log_batch_run_id, at_once=_log_batch_at_once)
