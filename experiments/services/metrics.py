@@ -806,9 +806,9 @@ def point_statement(run_sql: str, *, with_rollups: bool) -> PreparedStatement:
     an earlier statement of the transaction), as for metrics_insert.
     """
     parts = [
-        f"WITH ok AS ({run_sql})",
-        "b AS (SELECT ok.run_id, %s::varchar AS key, %s::bigint AS timestamp, "
-        "%s::bigint AS step, %s::float8 AS value, %s::boolean AS is_nan FROM ok)",
+        f"WITH held AS ({run_sql})",
+        "b AS (SELECT held.run_id, %s::varchar AS key, %s::bigint AS timestamp, "
+        "%s::bigint AS step, %s::float8 AS value, %s::boolean AS is_nan FROM held)",
         f"ins AS (INSERT INTO {_METRIC_TABLE} (run_id, key, timestamp, step, value, is_nan) "
         f"SELECT * FROM b WHERE NOT {_IN_CHUNKS} ON CONFLICT DO NOTHING RETURNING 1)",
         f"latest AS (INSERT INTO {_LATEST_TABLE} (run_id, key, timestamp, step, value, is_nan) "
@@ -818,10 +818,10 @@ def point_statement(run_sql: str, *, with_rollups: bool) -> PreparedStatement:
         rows = ", ".join(f"%s::{kind}[]" for kind in _PG_ROLLUP_TYPES)
         parts.append(
             f"rollups AS (INSERT INTO {_R} ({', '.join(_ROLLUP_COLUMNS)}) "
-            f"SELECT ok.run_id, u.* FROM ok CROSS JOIN unnest({rows}) AS u "
+            f"SELECT held.run_id, u.* FROM held CROSS JOIN unnest({rows}) AS u "
             f"WHERE EXISTS (SELECT 1 FROM ins) {_ROLLUP_MERGE})"
         )
-    return PreparedStatement(", ".join(parts) + " SELECT count(*) FROM ok")
+    return PreparedStatement(", ".join(parts) + " SELECT count(*) FROM held")
 
 
 def rollup_literals(rollups: RollupColumns | dict[tuple[str, int, int], Rollup]) -> list[object]:
