@@ -40,8 +40,6 @@ from experiments.services.metrics import (
     chunks_statement,
     metrics_insert,
     point_statement,
-    rollup_literals,
-    rollups_of,
 )
 from experiments.validation import (
     INT64_MAX,
@@ -482,11 +480,7 @@ _RUN_HELD_AT_ONCE = (
     "SELECT run_id FROM (SELECT nullif(current_setting("
     f"'{_HELD_RUN_SETTING}', true), '')::bigint AS run_id) AS held WHERE run_id IS NOT NULL"
 )
-# By whether the points have rollups (NaN points have none).
-_LOG_POINT = {
-    with_rollups: point_statement(_RUN_HELD_AT_ONCE, with_rollups=with_rollups)
-    for with_rollups in (False, True)
-}
+_LOG_POINT = point_statement(_RUN_HELD_AT_ONCE)
 _LOG_CHUNKS = {
     with_rollups: chunks_statement(with_rollups=with_rollups, run_sql=_RUN_HELD_AT_ONCE)
     for with_rollups in (False, True)
@@ -523,10 +517,7 @@ def run_log_metric_at_once(
         (row,) = _metric_rows([point])
     except InvalidInput:
         return False
-    rollups = rollup_literals(rollups_of([row]))
-    return _write_at_once(
-        credential, name, group_name, run_uuid, _LOG_POINT[bool(rollups)], [*row, *rollups]
-    )
+    return _write_at_once(credential, name, group_name, run_uuid, _LOG_POINT, list(row))
 
 
 def run_log_batch_at_once(

@@ -121,6 +121,10 @@ POINTS = [
     MetricPoint("loss", math.inf, T0 + 4, 3),
     MetricPoint("acc", -1e300, T0, 40),
     MetricPoint("acc", 3.0, T0 + 5, 2**40),
+    # Negative steps: buckets are step >> level, rounded down, in SQL as in Python.
+    MetricPoint("acc", 2.0, T0 + 6, -1),
+    MetricPoint("acc", 1.0, T0 + 7, -33),
+    MetricPoint("acc", -math.inf, T0 + 8, -(2**63)),
 ]
 
 
