@@ -10,7 +10,7 @@ from django.urls import include, path, re_path
 from experiments.mlflow import urls as mlflow_urls
 from experiments.mlflow import views_server
 
-TRACKING_PREFIX = "mlflow/v1.0/resourceGroups/<str:group>/workspaces/<str:workspace>/"
+TRACKING_PREFIX = mlflow_urls.TRACKING_PREFIX
 
 urlpatterns = [
     path("admin/", admin.site.urls),

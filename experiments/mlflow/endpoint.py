@@ -208,6 +208,19 @@ def handle_errors(view: View) -> View:
     return wrapper
 
 
+@handle_errors
+def at_once_response(
+    request: HttpRequest, view: View, group: str | None = None, workspace: str | None = None
+) -> HttpResponse | None:
+    """The answer to a call of `view` (an endpoint with at_once) that at_once stored, or None
+    where the call must go the usual way, through the view (see LoggingLane)."""
+    if request.method not in view.allowed_methods:  # type: ignore[attr-defined]
+        return None
+    if not _at_once(view.at_once, request, group, workspace):  # type: ignore[attr-defined]
+        return None
+    return json_response({})
+
+
 def endpoint(
     *methods: str,
     write: bool = False,
@@ -229,7 +242,8 @@ def endpoint(
     run_log_batch_at_once). Called with the request, its credential and the workspace's
     address (workspace_address), it returns whether it stored the call's data (the answer is
     then MLflow's empty one), or False having stored nothing: then the call goes the usual
-    way, which says what is wrong.
+    way, which says what is wrong. LoggingLane (mlflow/middleware.py) calls it, through
+    at_once_response, before the page middleware; the view runs only where it declines.
     """
     allowed = frozenset(methods)
 
@@ -252,8 +266,6 @@ def endpoint(
                     status=405,
                 )
             writing = write and request.method != "GET"
-            if writing and at_once is not None and _at_once(at_once, request, group, workspace):
-                return json_response({})
             principal = _first_statement(lambda: authenticate_request(request))
             # Names from the URL and the workspace header reach database lookups.
             require_storable([group, workspace, request.headers.get(WORKSPACE_HEADER), kwargs])
@@ -292,6 +304,7 @@ def endpoint(
             return json_response(result)
 
         wrapper.allowed_methods = allowed  # type: ignore[attr-defined]
+        wrapper.at_once = at_once  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

@@ -28,6 +28,8 @@ from experiments.mlflow import (
 
 app_name = "mlflow"
 
+# Where each workspace's tracking URI points (see portal/urls.py).
+TRACKING_PREFIX = "mlflow/v1.0/resourceGroups/<str:group>/workspaces/<str:workspace>/"
 M = "api/2.0/mlflow/"
 ARTIFACTS = "api/2.0/mlflow-artifacts/artifacts"
 
@@ -85,6 +87,12 @@ workspace_patterns = [
     ),
     path("api/3.0/mlflow/server-info", server.server_info, name="server-info"),
     path("version", server.version, name="version"),
+]
+
+# The calls that can be answered in one round trip (endpoint's at_once): log-metric and
+# log-batch, which a training loop sends thousands of times. LoggingLane takes them early.
+at_once_patterns = [
+    pattern for pattern in workspace_patterns if getattr(pattern.callback, "at_once", None)
 ]
 
 # Unknown API paths answer ENDPOINT_NOT_FOUND (the client falls back on it), never HTML.
