@@ -54,18 +54,22 @@ def _points(count: int, key: str = "m", first_step: int = 0) -> list[dict[str, A
 def test_log_batch_takes_the_same_statements_for_one_point_and_a_thousand(
     workspace: Workspace, api_key: str, django_assert_num_queries: Any
 ) -> None:
-    """A batch of new points stored as chunks: one round trip, authentication included
-    (run_log_batch_at_once). A batch stored as point rows: authentication, BEGIN, the workspace
-    and the run with their holds (one query), one round trip for the history, the latest values
-    and the rollups, COMMIT."""
+    """A batch of new points stored as chunks, or of points of distinct keys: one round trip,
+    authentication included (run_log_batch_at_once). Any other batch stored as point rows:
+    authentication, BEGIN, the workspace and the run with their holds (one query), one round
+    trip for the history, the latest values and the rollups, COMMIT."""
     run = make_run(make_experiment(workspace))
     url = f"{_api(workspace)}/runs/log-batch"
     client = _signed_in(workspace, api_key)
     # Batches of each path and replays prepare every statement of the paths on this connection.
-    for count, key in ((1, "warm-up"), (1, "warm-up"), (1000, "warm-up-2"), (1000, "warm-up-2")):
+    warm_up = [(2, "a"), (2, "a"), (1, "b"), (1000, "c"), (1000, "c")]
+    for count, key in warm_up:
         _post(client, url, {"run_id": run.uuid, "metrics": _points(count, key)})
     with django_assert_num_queries(AUTH_QUERIES + 4):
-        _post(client, url, {"run_id": run.uuid, "metrics": _points(1, "m", 0)})
+        _post(client, url, {"run_id": run.uuid, "metrics": _points(2, "n", 0)})
+    # mlflow.log_metrics: one point per key.
+    with django_assert_num_queries(1):
+        _post(client, url, {"run_id": run.uuid, "metrics": _points(1, "m", 0) + _points(1, "n", 2)})
     for first_step in (1, 1001):
         with django_assert_num_queries(1):
             _post(client, url, {"run_id": run.uuid, "metrics": _points(1000, "m", first_step)})

@@ -13,7 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connections, transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from experiments.choices import ContainerState, LifecycleStage, Role
@@ -36,6 +37,7 @@ from experiments.services.access import (
     tracking_token_create,
 )
 from experiments.services.runs import (
+    _LOG_POINTS,
     MetricPoint,
     MetricPoints,
     run_hold_for_ingest,
@@ -424,10 +426,58 @@ def test_a_batch_is_stored_as_log_batch_stores_it(workspace: Workspace) -> None:
     assert len(_stored(at_once)["history"]) == 2000
 
 
+def _one_step(step: int, keys: list[str]) -> list[MetricPoint]:
+    """What mlflow.log_metrics sends: one point per key."""
+    return [MetricPoint(key, step / (index + 2), T0 + step, step) for index, key in enumerate(keys)]
+
+
+def test_a_batch_of_distinct_keys_is_stored_as_log_batch_stores_it(workspace: Workspace) -> None:
+    credential = _contributor(workspace)
+    experiment = make_experiment(workspace)
+    at_once, usual = make_run(experiment), make_run(experiment)
+    chunked = [MetricPoint("loss", step / 7, T0 + step, step) for step in range(1000)]
+    keys = ["loss", "acc", "lr", "grad/norm"]
+    batches = [
+        chunked,
+        _one_step(1000, keys),
+        _one_step(1000, keys),  # a replay: stored once
+        [chunked[3], *_one_step(3, keys[1:])],  # older steps; loss@3 is in the chunk
+        [*_one_step(2000, keys[1:]), MetricPoint("loss", math.nan, T0, 2000)],
+        [MetricPoint("acc", math.inf, T0, -(2**63)), MetricPoint("lr", -math.inf, T0, -1)],
+        _one_step(5, [f"k{index}" for index in range(1000)]),
+    ]
+    for points in batches:
+        assert _log_batch(credential, workspace, at_once, points)
+        run_log_batch(run=Run.objects.get(pk=usual.pk), metrics=points)
+    stored = _stored(at_once)
+    assert stored == _stored(usual)
+    assert MetricChunk.objects.filter(run=at_once).count() == 1
+    assert len(stored["history"]) == 1000 + 4 + 3 + 4 + 2 + 1000
+    assert sum(row[3] for row in stored["rollups"] if row[1] == 5) == len(stored["history"]) - 1
+
+
+def test_the_writes_run_their_generic_plans(workspace: Workspace) -> None:
+    """For the unnest of a few points (estimated at 100 rows) PostgreSQL would plan the write
+    afresh on every call, which costs more than running it: the first statement of the
+    message sets plan_cache_mode for the rest of the transaction."""
+    if not settings.DB_PREPARED_STATEMENTS:
+        pytest.skip("statements are not prepared (DB_PREPARED_STATEMENTS=false)")
+    credential = _contributor(workspace)
+    run = make_run(make_experiment(workspace))
+    for step in range(8):
+        assert _log_batch(credential, workspace, run, _one_step(step, ["a", "b", "c"]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = %s",
+            [_LOG_POINTS.name],
+        )
+        assert cursor.fetchone() == (8, 0)
+
+
 # Batches the one round trip leaves to the usual way (given a run holding steps 0-249 of
 # keys k0-k3; a log-batch holds at most 1,000 metrics).
 DECLINED: dict[str, list[MetricPoint]] = {
-    "point rows (a small batch)": _batch(range(250, 260)),
+    "point rows of repeated keys": _batch(range(250, 260)),
     "a step twice in a key": [*_batch(range(250, 499)), MetricPoint("k0", 1.0, T0, 250)],
     "a replay": _batch(range(250)),
     "an overlap": _batch(range(200, 450)),
