@@ -22,6 +22,7 @@ from bench.workloads import (
     client_log_batch,
     client_log_batch_paired,
     client_log_metric,
+    http_log_metric,
     ingest_capacity,
 )
 
@@ -49,13 +50,23 @@ def test_client_ceiling_against_the_do_nothing_server(tmp_path: Path) -> None:
         # As bench.run measures it: in a process of its own.
         batches = in_fresh_process(client_log_batch, uri, batches=2, verify=False)
         calls = client_log_metric(uri, calls=5, verify=False)
+        requests_alone = http_log_metric(uri, calls=5, verify=False)
     finally:
         server.stop()
 
     assert batches.expected == 2000
     assert batches.rate > 0
     assert calls.expected == 5
+    assert requests_alone.expected == 5
+    assert requests_alone.rate > 0
     assert server.process is None
+
+
+def test_log_metric_requests_over_one_connection_are_all_stored(tracking: str) -> None:
+    result = http_log_metric(tracking, calls=7)
+
+    assert result.expected == result.found == 7
+    assert result.rate > 0
 
 
 def test_log_batch_in_turns_with_the_ceiling_counts_what_the_server_stored(
