@@ -57,12 +57,17 @@ class Target:
         return mlflow.MlflowClient(self.tracking_uri)
 
 
+def signed_in() -> dict[str, str]:
+    """The header that signs raw calls in like the mlflow client (MLFLOW_TRACKING_TOKEN: the
+    portal needs it, the reference server ignores it); none without a token."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def http_session() -> requests.Session:
-    """A session for raw calls, signed in like the mlflow client (MLFLOW_TRACKING_TOKEN: the
-    portal needs it, the reference server ignores it)."""
+    """A session for raw calls, signed in like the mlflow client."""
     session = requests.Session()
-    if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        session.headers["Authorization"] = f"Bearer {token}"
+    session.headers.update(signed_in())
     return session
 
 
@@ -379,9 +384,7 @@ def http_log_metric(tracking_uri: str, *, calls: int, verify: bool = True) -> Cl
     client = mlflow.MlflowClient(tracking_uri)
     run_id = _new_run(client)
     url = urlsplit(f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/runs/log-metric")
-    headers = dict(JSON)
-    if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        headers["Authorization"] = f"Bearer {token}"
+    headers = {**JSON, **signed_in()}
     bodies = [
         json.dumps(
             {
