@@ -371,26 +371,30 @@ def _release_after_error(job_id: int, step: int, error: Exception) -> None:
 
 
 def deletion_job_fail(*, job_id: int, reason: str) -> None:
-    """Mark a job failed (the task gave up); its target stays marked deleting."""
-    failed = DeletionJob.objects.filter(
-        pk=job_id, state__in=[JobState.PENDING, JobState.RUNNING]
-    ).update(
-        state=JobState.FAILED,
-        error=reason[:4000],
-        lease_expires_at=None,
-        finished_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    if failed:
-        job = DeletionJob.objects.get(pk=job_id)
-        audit_record(
-            actor=Actor.system(),
-            action=AuditAction.DELETION_FAILED,
-            target_kind=job.kind,
-            target_name=job.target_name,
-            job=job,
-            detail=reason[:4000],
+    """Mark a job failed (the task gave up); its target stays marked deleting.
+
+    The state and its audit entry change together, so nobody sees a failed job without the
+    entry that says why."""
+    with transaction.atomic():
+        failed = DeletionJob.objects.filter(
+            pk=job_id, state__in=[JobState.PENDING, JobState.RUNNING]
+        ).update(
+            state=JobState.FAILED,
+            error=reason[:4000],
+            lease_expires_at=None,
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
         )
+        if failed:
+            job = DeletionJob.objects.get(pk=job_id)
+            audit_record(
+                actor=Actor.system(),
+                action=AuditAction.DELETION_FAILED,
+                target_kind=job.kind,
+                target_name=job.target_name,
+                job=job,
+                detail=reason[:4000],
+            )
 
 
 def _record_bill(job: DeletionJob, bill: Bill) -> None:
