@@ -13,7 +13,8 @@ from experiments.choices import Role
 from experiments.models import Workspace
 from experiments.tracking import tracking_uri
 from tests.factories import grant, make_api_key, make_user, make_workspace
-from tests.workers import CeleryWorker, purge_queue
+from tests.servers import gunicorn_portal
+from tests.workers import CeleryWorker, purge_queue, worker_environment
 
 # The live server writes a response's headers and body separately. With Nagle's algorithm on,
 # every request on the mlflow client's keep-alive session then waits for the client's delayed
@@ -126,9 +127,20 @@ def admin_signed_in(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> 
 def tracking(live_server: Any, workspace: Workspace, signed_in: str) -> Iterator[str]:
     """The real mlflow client pointed at `workspace` on a live server, signed in as `owner`
     through MLFLOW_TRACKING_TOKEN; yields the tracking URI."""
+    yield from _client_at(tracking_uri(live_server.url, workspace))
+
+
+@pytest.fixture
+def gunicorn_tracking(workspace: Workspace, signed_in: str) -> Iterator[str]:
+    """As `tracking`, with the portal under gunicorn (as production serves it) instead of
+    Django's live test server; yields the tracking URI."""
+    with gunicorn_portal(worker_environment()) as url:
+        yield from _client_at(tracking_uri(url, workspace))
+
+
+def _client_at(uri: str) -> Iterator[str]:
     import mlflow
 
-    uri = tracking_uri(live_server.url, workspace)
     # Set the URI first: without one the client would create ./mlflow.db while resetting.
     mlflow.set_tracking_uri(uri)
     _reset_mlflow_client()

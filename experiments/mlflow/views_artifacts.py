@@ -25,6 +25,7 @@ from experiments.services.artifacts import (
     artifact_write,
     clean_relative_path,
 )
+from experiments.uploads import UploadBody
 
 
 def resolve_location(workspace: Workspace, raw_path: str) -> ArtifactLocation:
@@ -64,7 +65,7 @@ def artifact(request: HttpRequest, workspace: Workspace, artifact_path: str) -> 
     if request.method == "GET":
         return artifact_file_response(location, attachment=True)
     if request.method == "PUT":
-        artifact_write(location=location, stream=request)
+        artifact_write(location=location, stream=UploadBody(request))
         return {}
     if not location.relative:
         raise MlflowError.invalid(

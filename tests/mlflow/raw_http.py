@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +54,29 @@ def send(
         )
     finally:
         connection.close()
+
+
+def send_then_close(
+    base_url: str, path: str, *, headers: dict[str, str], body: bytes
+) -> RawResponse:
+    """A PUT of `path` whose body is `body` byte for byte, whatever `headers` announce (a
+    Content-Length it does not reach, chunked framing), then the end of what the client
+    sends, as when it goes away mid-upload."""
+    parts = urlsplit(base_url)
+    head = [f"PUT {path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}"]
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        head.append(f"Authorization: Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}")
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
+        sock.sendall("\r\n".join([*head, "", ""]).encode() + body)
+        sock.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(sock, method="PUT")
+        response.begin()
+        return RawResponse(
+            status=response.status,
+            headers={name.lower(): value for name, value in response.getheaders()},
+            body=response.read(),
+        )
 
 
 def assert_mlflow_error(response: RawResponse, status: int, error_code: str | None = None) -> None:

@@ -4,7 +4,10 @@ download (byte for byte), overwrite."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import mlflow
 import numpy as np
@@ -13,6 +16,8 @@ import yaml
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from PIL import Image
+
+from tests.mlflow.raw_http import assert_mlflow_error, send_then_close
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -151,3 +156,136 @@ def test_artifacts_of_another_run_are_kept_apart(tracking: str, client: MlflowCl
         mlflow.log_text("two", "same.txt")
     assert mlflow.artifacts.load_text(f"{first.info.artifact_uri}/same.txt") == "one"
     assert mlflow.artifacts.load_text(f"{second.info.artifact_uri}/same.txt") == "two"
+
+
+# --- request bodies: whole or not at all, under the live server and under gunicorn ------------
+
+
+@pytest.fixture(params=["live server", "gunicorn"])
+def any_server(request: pytest.FixtureRequest, transactional_db: None) -> str:
+    """The tracking URI on Django's live test server, then on gunicorn: each reads request
+    bodies its own way."""
+    fixture = "tracking" if request.param == "live server" else "gunicorn_tracking"
+    return request.getfixturevalue(fixture)
+
+
+def _stored_previously(tmp_path: Path, name: str = "model.bin") -> tuple[str, bytes, str]:
+    """A run with an artifact `name` already stored: (run id, its bytes, its upload path)."""
+    payload = os.urandom(300_000)
+    (tmp_path / name).write_bytes(payload)
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / name))
+    tracking_path = urlsplit(mlflow.get_tracking_uri()).path
+    path = (
+        f"{tracking_path}/api/2.0/mlflow-artifacts/artifacts/"
+        f"{run.info.experiment_id}/{run.info.run_id}/artifacts/{name}"
+    )
+    return run.info.run_id, payload, path
+
+
+def _downloaded(run_id: str, name: str, tmp_path: Path) -> bytes:
+    folder = tmp_path / f"download-{uuid.uuid4().hex[:8]}"
+    return Path(MlflowClient().download_artifacts(run_id, name, str(folder))).read_bytes()
+
+
+def _temporary_files(settings: Any) -> list[Path]:
+    root = Path(settings.STORAGES["artifacts"]["OPTIONS"]["location"])
+    return [path for path in root.rglob("*") if path.name.startswith(".upload-")]
+
+
+def _chunked(*pieces: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+
+def test_a_large_upload_under_gunicorn_arrives_whole(
+    gunicorn_tracking: str, tmp_path: Path
+) -> None:
+    # given: a file of many of the server's read blocks, and a few bytes more
+    payload = os.urandom(24 * 1024 * 1024 + 17)
+    (tmp_path / "weights.bin").write_bytes(payload)
+
+    # when
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "weights.bin"))
+
+    # then
+    (listed,) = MlflowClient().list_artifacts(run.info.run_id)
+    assert (listed.path, listed.file_size) == ("weights.bin", len(payload))
+    assert _downloaded(run.info.run_id, "weights.bin", tmp_path) == payload
+
+
+def test_an_upload_that_breaks_off_keeps_the_previous_file(
+    any_server: str, tmp_path: Path, settings: Any
+) -> None:
+    # given
+    run_id, previous, path = _stored_previously(tmp_path)
+
+    # when: a new version announces 2 MB, and the client goes away after 700 kB
+    response = send_then_close(
+        any_server, path, headers={"Content-Length": str(2_000_000)}, body=b"x" * 700_000
+    )
+
+    # then
+    assert_mlflow_error(response, 400, "INVALID_PARAMETER_VALUE")
+    assert "ended after 700000 of the 2000000 bytes" in response.json()["message"]
+    assert _downloaded(run_id, "model.bin", tmp_path) == previous
+    assert _temporary_files(settings) == []
+
+
+def test_a_chunked_upload_under_gunicorn_is_stored_whole(
+    gunicorn_tracking: str, tmp_path: Path
+) -> None:
+    # given: what `curl -T -` sends, in pieces smaller and larger than a read block
+    pieces = [os.urandom(size) for size in (1, 1000, 70_000, 1024 * 1024 + 3, 5)]
+    run_id, _, path = _stored_previously(tmp_path)
+
+    # when
+    response = send_then_close(
+        gunicorn_tracking,
+        path,
+        headers={"Transfer-Encoding": "chunked"},
+        body=_chunked(*pieces),
+    )
+
+    # then
+    assert response.status == 200, response.body
+    assert _downloaded(run_id, "model.bin", tmp_path) == b"".join(pieces)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(_chunked(b"a" * 1000)[:-5] + b"zz\r\nbad\r\n0\r\n\r\n", id="bad chunk size"),
+        pytest.param(_chunked(b"a" * 1000, b"b" * 1000)[:-5], id="no last chunk"),
+    ],
+)
+def test_a_malformed_chunked_upload_keeps_the_previous_file(
+    gunicorn_tracking: str, tmp_path: Path, settings: Any, body: bytes
+) -> None:
+    run_id, previous, path = _stored_previously(tmp_path)
+
+    response = send_then_close(
+        gunicorn_tracking, path, headers={"Transfer-Encoding": "chunked"}, body=body
+    )
+
+    assert_mlflow_error(response, 400, "INVALID_PARAMETER_VALUE")
+    assert "could not be read after" in response.json()["message"]
+    assert _downloaded(run_id, "model.bin", tmp_path) == previous
+    assert _temporary_files(settings) == []
+
+
+def test_a_server_that_cannot_read_chunked_uploads_refuses_them(
+    tracking: str, tmp_path: Path
+) -> None:
+    # given: Django's development server, which does not decode chunked bodies
+    run_id, previous, path = _stored_previously(tmp_path)
+
+    # when
+    response = send_then_close(
+        tracking, path, headers={"Transfer-Encoding": "chunked"}, body=_chunked(b"new")
+    )
+
+    # then: refused, rather than stored empty
+    assert_mlflow_error(response, 400, "INVALID_PARAMETER_VALUE")
+    assert "Content-Length" in response.json()["message"]
+    assert _downloaded(run_id, "model.bin", tmp_path) == previous

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from experiments.models import LatestMetric, MetricHistory, Param, Run, RunTag, Workspace
 from tests.factories import make_experiment, make_run
+from tests.servers import free_port, gunicorn_portal
 
 BATCH = {
     "metrics": [
@@ -154,20 +152,13 @@ def test_locked_database_answers_503_and_keeps_nothing(tracking: str, client: Ml
     assert _stored(run) == (0, 0, 0, 0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server_without_database(tmp_path: Path) -> Iterator[str]:
     """A portal process whose database cannot be reached at all."""
-    port = _free_port()
     if connection.vendor == "sqlite":
         database_url = f"sqlite:///{tmp_path}/missing-folder/portal.sqlite3"
     else:
-        database_url = f"postgres://postgres@127.0.0.1:{_free_port()}/portal"
+        database_url = f"postgres://postgres@127.0.0.1:{free_port()}/portal"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -175,35 +166,8 @@ def server_without_database(tmp_path: Path) -> Iterator[str]:
         "PORTAL_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "portal.settings",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+    with gunicorn_portal(env) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_unreachable_database_answers_503_to_the_client(
