@@ -11,26 +11,16 @@ treats a body without one as empty. For uploads that is not enough:
   gunicorn decodes chunked bodies and says so with `wsgi.input_terminated`: UploadBody then
   reads the server's stream to its end. Where the server does not (Django's development
   server), a chunked upload is refused rather than stored empty.
-- gunicorn before 27 assembles every wsgi.input.read() from 1 KiB pieces, re-buffering the rest
-  of each socket read on every turn (gunicorn issue #2596, fixed in gunicorn 27). That
-  halves the upload speed of large artifacts, so UploadBody reads from the body's reader
-  directly, which hands back as much as it is asked for. gunicorn stays below 27 because
-  mlflow 3.17.2, which the tests and the benchmark's reference server install next to the
-  portal, requires gunicorn < 27; with gunicorn 27 the detour switches itself off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import gunicorn
 from django.http import HttpRequest
-from gunicorn.http.body import Body as GunicornBody
 
 from experiments.errors import InvalidInput
 from experiments.services.artifacts import UPLOAD_CHUNK
-
-_GUNICORN_READS_IN_SMALL_PIECES = gunicorn.version_info < (27,)
 
 
 class IncompleteUpload(InvalidInput):
@@ -53,17 +43,9 @@ class UploadBody:
                 "This server cannot read chunked uploads (Transfer-Encoding: chunked); "
                 "send the file with a Content-Length header."
             )
-        self._read: Callable[[int], bytes]
-        if (
-            _GUNICORN_READS_IN_SMALL_PIECES
-            and isinstance(stream, GunicornBody)
-            and stream.buf.tell() == 0  # nothing read through it yet
-        ):
-            self._read = stream.reader.read
-        elif self.expected is None:
-            self._read = stream.read  # the server ends the decoded chunked body
-        else:
-            self._read = request.read
+        # A chunked body ends where the server's decoding ends; one with a length, where
+        # Django's stream stops.
+        self._read: Callable[[int], bytes] = stream.read if self.expected is None else request.read
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
