@@ -224,7 +224,7 @@ def _is_uvicorn_worker(root: psutil.Process, child: psutil.Process) -> bool:
     return "spawn_main" in " ".join(child.cmdline())
 
 
-def _is_gunicorn_worker(root: psutil.Process, child: psutil.Process) -> bool:
+def is_gunicorn_worker(root: psutil.Process, child: psutil.Process) -> bool:
     return child.ppid() == root.pid
 
 
@@ -348,7 +348,7 @@ def portal_server(
         env=env,
         cwd=REPO,
         log_path=workdir / "portal.log",
-        worker_filter=_is_gunicorn_worker,
+        worker_filter=is_gunicorn_worker,
     )
     return server, uri, env
 

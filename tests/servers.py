@@ -4,24 +4,15 @@ its own), and starting without a database."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
+from bench.servers import ServerProcess, free_port, is_gunicorn_worker
 
 BASE_DIR = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -30,30 +21,23 @@ def gunicorn_portal(env: dict[str, str], timeout: float = 30) -> Iterator[str]:
     base URL once it answers, and stops it afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}",
-                "--workers", "1", "--threads", "2", "--graceful-timeout", "3",
-            ],
+    argv = [
+        sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", "1", "--threads", "2", "--graceful-timeout", "3",
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="portal-gunicorn-") as folder:
+        server = ServerProcess(
+            "gunicorn",
+            argv,
             env=env,
             cwd=BASE_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            log_path=Path(folder) / "gunicorn.log",
+            worker_filter=is_gunicorn_worker,
+        )
+        server.start()
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=5)
-                    break
-                except requests.RequestException:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        output = log.read().decode(errors="replace")
-                        raise RuntimeError(f"gunicorn did not start:\n{output}") from None
-                    time.sleep(0.2)
+            # Answered without the database, so also by a portal that has none.
+            server.wait_ready(f"{url}/api/3.0/mlflow/server-info", timeout)
             yield url
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            server.stop()

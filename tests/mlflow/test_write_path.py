@@ -20,9 +20,10 @@ from django.test import Client
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from bench.servers import free_port
 from experiments.models import LatestMetric, MetricHistory, Param, Run, RunTag, Workspace
 from tests.factories import make_experiment, make_run
-from tests.servers import free_port, gunicorn_portal
+from tests.servers import gunicorn_portal
 
 BATCH = {
     "metrics": [
