@@ -6,18 +6,18 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import mlflow
 import numpy as np
 import pytest
 import yaml
+from django.conf import settings
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
-from tests.mlflow.raw_http import assert_mlflow_error, send_then_close
+from tests.mlflow.raw_http import RawResponse, assert_mlflow_error, send_then_close
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -188,13 +188,20 @@ def _downloaded(run_id: str, name: str, tmp_path: Path) -> bytes:
     return Path(MlflowClient().download_artifacts(run_id, name, str(folder))).read_bytes()
 
 
-def _temporary_files(settings: Any) -> list[Path]:
-    root = Path(settings.STORAGES["artifacts"]["OPTIONS"]["location"])
-    return [path for path in root.rglob("*") if path.name.startswith(".upload-")]
-
-
 def _chunked(*pieces: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+
+def _assert_refused_keeping(
+    response: RawResponse, message: str, run_id: str, previous: bytes, tmp_path: Path
+) -> None:
+    """The upload was answered 400 with `message` in MLflow's error body; the file stored
+    before it is intact, and no temporary file is left."""
+    assert_mlflow_error(response, 400, "INVALID_PARAMETER_VALUE")
+    assert message in response.json()["message"]
+    assert _downloaded(run_id, "model.bin", tmp_path) == previous
+    root = Path(settings.STORAGES["artifacts"]["OPTIONS"]["location"])
+    assert [path for path in root.rglob("*") if path.name.startswith(".upload-")] == []
 
 
 def test_a_large_upload_under_gunicorn_arrives_whole(
@@ -214,9 +221,7 @@ def test_a_large_upload_under_gunicorn_arrives_whole(
     assert _downloaded(run.info.run_id, "weights.bin", tmp_path) == payload
 
 
-def test_an_upload_that_breaks_off_keeps_the_previous_file(
-    any_server: str, tmp_path: Path, settings: Any
-) -> None:
+def test_an_upload_that_breaks_off_keeps_the_previous_file(any_server: str, tmp_path: Path) -> None:
     # given
     run_id, previous, path = _stored_previously(tmp_path)
 
@@ -226,10 +231,9 @@ def test_an_upload_that_breaks_off_keeps_the_previous_file(
     )
 
     # then
-    assert_mlflow_error(response, 400, "INVALID_PARAMETER_VALUE")
-    assert "ended after 700000 of the 2000000 bytes" in response.json()["message"]
-    assert _downloaded(run_id, "model.bin", tmp_path) == previous
-    assert _temporary_files(settings) == []
+    _assert_refused_keeping(
+        response, "ended after 700000 of the 2000000 bytes", run_id, previous, tmp_path
+    )
 
 
 def test_a_chunked_upload_under_gunicorn_is_stored_whole(
@@ -260,7 +264,7 @@ def test_a_chunked_upload_under_gunicorn_is_stored_whole(
     ],
 )
 def test_a_malformed_chunked_upload_keeps_the_previous_file(
-    gunicorn_tracking: str, tmp_path: Path, settings: Any, body: bytes
+    gunicorn_tracking: str, tmp_path: Path, body: bytes
 ) -> None:
     run_id, previous, path = _stored_previously(tmp_path)
 
@@ -268,10 +272,7 @@ def test_a_malformed_chunked_upload_keeps_the_previous_file(
         gunicorn_tracking, path, headers={"Transfer-Encoding": "chunked"}, body=body
     )
 
-    assert_mlflow_error(response, 400, "INVALID_PARAMETER_VALUE")
-    assert "could not be read after" in response.json()["message"]
-    assert _downloaded(run_id, "model.bin", tmp_path) == previous
-    assert _temporary_files(settings) == []
+    _assert_refused_keeping(response, "could not be read after", run_id, previous, tmp_path)
 
 
 def test_a_server_that_cannot_read_chunked_uploads_refuses_them(
@@ -286,6 +287,4 @@ def test_a_server_that_cannot_read_chunked_uploads_refuses_them(
     )
 
     # then: refused, rather than stored empty
-    assert_mlflow_error(response, 400, "INVALID_PARAMETER_VALUE")
-    assert "Content-Length" in response.json()["message"]
-    assert _downloaded(run_id, "model.bin", tmp_path) == previous
+    _assert_refused_keeping(response, "Content-Length", run_id, previous, tmp_path)
