@@ -85,6 +85,16 @@ workspace_patterns = [
         artifacts.artifact,
         name="artifacts-file",
     ),
+    re_path(
+        r"^api/2\.0/mlflow-artifacts/mpu/(?P<step>create|complete|abort)/(?P<artifact_path>[\s\S]*)$",
+        artifacts.multipart_upload,
+        name="artifacts-multipart",
+    ),
+    re_path(
+        r"^api/2\.0/mlflow-artifacts/presigned/(?P<artifact_path>[\s\S]*)$",
+        artifacts.presigned_download,
+        name="artifacts-presigned",
+    ),
     path("api/3.0/mlflow/server-info", server.server_info, name="server-info"),
     path("version", server.version, name="version"),
 ]

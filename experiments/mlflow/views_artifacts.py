@@ -76,6 +76,28 @@ def artifact(request: HttpRequest, workspace: Workspace, artifact_path: str) -> 
     return {}
 
 
+# MLflow's own wording: the client falls back to a single PUT when a multipart upload's create
+# call is refused with a message that starts with it (mlflow.exceptions).
+MULTIPART_UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
+PRESIGNED_UNSUPPORTED = "Multipart download is not supported for the current artifact repository"
+
+
+@endpoint("POST")
+def multipart_upload(request: HttpRequest, workspace: Workspace, **_: str) -> Any:
+    """mpu/create, mpu/complete and mpu/abort. Artifacts are stored in one folder, not an
+    object store with upload parts; answered as MLflow's server answers them for a local
+    artifact root (NOT_IMPLEMENTED), so a client with MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD set
+    uploads the file in one PUT instead."""
+    raise MlflowError("NOT_IMPLEMENTED", MULTIPART_UNSUPPORTED)
+
+
+@endpoint("GET")
+def presigned_download(request: HttpRequest, workspace: Workspace, **_: str) -> Any:
+    """The same for presigned downloads: with MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD set, the
+    client downloads through the proxy after this answer."""
+    raise MlflowError("NOT_IMPLEMENTED", PRESIGNED_UNSUPPORTED)
+
+
 @endpoint("GET")
 def list_artifacts(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     raw = request.GET.get("path", "")

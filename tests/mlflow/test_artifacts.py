@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
-from tests.mlflow.raw_http import RawResponse, assert_mlflow_error, send_then_close
+from tests.mlflow.raw_http import RawResponse, assert_mlflow_error, send, send_then_close
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -288,3 +288,44 @@ def test_a_server_that_cannot_read_chunked_uploads_refuses_them(
 
     # then: refused, rather than stored empty
     _assert_refused_keeping(response, "Content-Length", run_id, previous, tmp_path)
+
+
+# --- multipart transfers: refused as MLflow's server refuses them for a local artifact root ---
+
+
+def test_a_client_set_for_multipart_transfers_uploads_and_downloads_in_one_request(
+    tracking: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a client configured for an MLflow server on an object store, from the first byte
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "1")
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "true")
+    payload = os.urandom(300_000)
+    (tmp_path / "model.bin").write_bytes(payload)
+
+    # when
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "model.bin"))
+
+    # then: the client fell back to one PUT, and to the proxied download
+    assert _downloaded(run.info.run_id, "model.bin", tmp_path) == payload
+
+
+@pytest.mark.parametrize(
+    ("method", "call"), [("POST", "mpu/create"), ("POST", "mpu/complete"), ("POST", "mpu/abort"),
+                         ("GET", "presigned")]
+)  # fmt: skip
+def test_multipart_calls_answer_not_implemented(
+    tracking: str, tmp_path: Path, method: str, call: str
+) -> None:
+    run_id, previous, upload_path = _stored_previously(tmp_path)
+    path = upload_path.replace("mlflow-artifacts/artifacts/", f"mlflow-artifacts/{call}/")
+
+    server = urlsplit(tracking)._replace(path="").geturl()
+    response = send(server, method, path, body=b"{}")
+    anonymous = send(server, method, path, body=b"{}", headers={"Authorization": ""})
+
+    assert_mlflow_error(response, 501, "NOT_IMPLEMENTED")
+    assert_mlflow_error(anonymous, 401, "UNAUTHENTICATED")
+    assert "is not supported for the current artifact repository" in response.json()["message"]
+    assert _downloaded(run_id, "model.bin", tmp_path) == previous
