@@ -3,18 +3,21 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 
 from experiments.choices import ContainerState
 
 # MLflow's workspace name rule (mlflow.store.workspace.abstract_store.WorkspaceNameValidator).
-WORKSPACE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# The patterns are written for both Python and the OpenAPI schema (ECMA regexes); Python checks
+# them with fullmatch, since `$` alone also accepts a trailing newline.
+WORKSPACE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+WORKSPACE_NAME_RE = re.compile(WORKSPACE_NAME_PATTERN)
 WORKSPACE_NAME_MIN, WORKSPACE_NAME_MAX = 2, 63
 RESERVED_WORKSPACE_NAMES = frozenset({"workspaces", "api", "ajax-api", "static-files"})
 
 # Resource group names follow the cloud convention: letters, digits, _ - . ( ), not ending in '.'.
-RESOURCE_GROUP_NAME_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
+RESOURCE_GROUP_NAME_PATTERN = r"^[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]$"
+RESOURCE_GROUP_NAME_RE = re.compile(RESOURCE_GROUP_NAME_PATTERN)
 
 
 def workspace_name_problem(name: str) -> str | None:
@@ -24,7 +27,7 @@ def workspace_name_problem(name: str) -> str | None:
             f"Workspace name '{name}' must be between {WORKSPACE_NAME_MIN} and "
             f"{WORKSPACE_NAME_MAX} characters."
         )
-    if not WORKSPACE_NAME_RE.match(name):
+    if not WORKSPACE_NAME_RE.fullmatch(name):
         return (
             f"Workspace name '{name}' must contain only lowercase letters, digits and hyphens, "
             "and start and end with a letter or digit."
@@ -35,7 +38,7 @@ def workspace_name_problem(name: str) -> str | None:
 
 
 def resource_group_name_problem(name: str) -> str | None:
-    if not RESOURCE_GROUP_NAME_RE.match(name) or name.isascii() is False:
+    if not RESOURCE_GROUP_NAME_RE.fullmatch(name):
         return (
             f"Resource group name '{name}' must be 1-90 characters of letters, digits, "
             "underscores, hyphens, periods and parentheses, and must not end with a period."
@@ -48,13 +51,18 @@ def validate_workspace_name(name: str) -> None:
         raise ValidationError(problem)
 
 
+def validate_resource_group_name(name: str) -> None:
+    if problem := resource_group_name_problem(name):
+        raise ValidationError(problem)
+
+
 class ResourceGroup(models.Model):
     """A named container of workspaces; deleting it is how an admin cleans up everything in it."""
 
     name = models.CharField(
         max_length=90,
         unique=True,
-        validators=[RegexValidator(RESOURCE_GROUP_NAME_RE)],
+        validators=[validate_resource_group_name],
     )
     description = models.TextField(blank=True, default="")
     state = models.CharField(

@@ -668,6 +668,7 @@ BAD_WORKSPACE_NAMES = {
     "dot": "team.a",
     "space": "team a",
     "non-ascii": "équipe",
+    "trailing newline": "team\n",
     "dotdot": "..",
     "reserved workspaces": "workspaces",
     "reserved api": "api",
