@@ -239,10 +239,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "experiments.api.pagination.PortalPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "experiments.api.views.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "experiments.api.schema.PortalAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Experiment portal API",

@@ -3,12 +3,61 @@ goes through the services, the same ones the pages and the management commands c
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experiments.models import AuditLog, DeletionJob, Experiment, ResourceGroup, Workspace
+from experiments.models.groups import (
+    RESOURCE_GROUP_NAME_PATTERN,
+    WORKSPACE_NAME_MAX,
+    WORKSPACE_NAME_MIN,
+    WORKSPACE_NAME_PATTERN,
+)
+from experiments.selectors.groups import group_bill, workspaces_bill
+
+
+# Names are checked by the services (one place, one wording); the schema states their rule, and
+# they arrive untrimmed, so that "name\n" is refused rather than quietly read as "name".
+@extend_schema_field({"type": "string", "pattern": RESOURCE_GROUP_NAME_PATTERN, "maxLength": 90})
+class ResourceGroupNameField(serializers.CharField):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": WORKSPACE_NAME_PATTERN,
+        "minLength": WORKSPACE_NAME_MIN,
+        "maxLength": WORKSPACE_NAME_MAX,
+    }
+)
+class WorkspaceNameField(serializers.CharField):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+
+class NumberField(serializers.FloatField):
+    """A number; true and false are refused (DRF's FloatField reads them as 1 and 0)."""
+
+    def to_internal_value(self, data: object) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BillSerializer(serializers.Serializer):
+    workspaces = serializers.IntegerField()
+    experiments = serializers.IntegerField()
+    runs = serializers.IntegerField()
+    logged_models = serializers.IntegerField()
+    metric_points = serializers.IntegerField()
+    files = serializers.IntegerField()
+    bytes = serializers.IntegerField()
 
 
 class ResourceGroupSerializer(serializers.ModelSerializer):
+    name = ResourceGroupNameField()
     workspace_count = serializers.IntegerField(read_only=True)
     experiment_count = serializers.IntegerField(read_only=True)
     run_count = serializers.IntegerField(read_only=True)
@@ -25,21 +74,10 @@ class ResourceGroupSerializer(serializers.ModelSerializer):
             "run_count",
         ]
         read_only_fields = ["state", "created_at"]
-        # Uniqueness and the name rule are the service's to check (one place, one wording).
-        extra_kwargs = {"name": {"validators": []}}
-
-
-class BillSerializer(serializers.Serializer):
-    workspaces = serializers.IntegerField()
-    experiments = serializers.IntegerField()
-    runs = serializers.IntegerField()
-    logged_models = serializers.IntegerField()
-    metric_points = serializers.IntegerField()
-    files = serializers.IntegerField()
-    bytes = serializers.IntegerField()
 
 
 class WorkspaceSerializer(serializers.ModelSerializer):
+    name = WorkspaceNameField()
     resource_group = serializers.SlugRelatedField(
         slug_field="name", queryset=ResourceGroup.objects.all()
     )
@@ -58,7 +96,28 @@ class WorkspaceSerializer(serializers.ModelSerializer):
             "run_count",
         ]
         read_only_fields = ["state", "created_at"]
-        extra_kwargs = {"name": {"validators": []}}
+
+
+class ResourceGroupDetailSerializer(ResourceGroupSerializer):
+    contents = serializers.SerializerMethodField(help_text="What the group holds.")
+
+    class Meta(ResourceGroupSerializer.Meta):
+        fields = [*ResourceGroupSerializer.Meta.fields, "contents"]
+
+    @extend_schema_field(BillSerializer)
+    def get_contents(self, group: ResourceGroup) -> dict[str, int]:
+        return group_bill(group=group).as_dict()
+
+
+class WorkspaceDetailSerializer(WorkspaceSerializer):
+    contents = serializers.SerializerMethodField(help_text="What the workspace holds.")
+
+    class Meta(WorkspaceSerializer.Meta):
+        fields = [*WorkspaceSerializer.Meta.fields, "contents"]
+
+    @extend_schema_field(BillSerializer)
+    def get_contents(self, workspace: Workspace) -> dict[str, int]:
+        return workspaces_bill(workspace_ids=[workspace.pk]).as_dict()
 
 
 class ConfirmSerializer(serializers.Serializer):
@@ -68,15 +127,16 @@ class ConfirmSerializer(serializers.Serializer):
 
 
 class PurgeSerializer(serializers.Serializer):
-    older_than_days = serializers.FloatField(min_value=0, default=0)
+    older_than_days = NumberField(min_value=0, max_value=36_500, default=0)
 
 
 class DeletionJobSerializer(serializers.ModelSerializer):
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
     state_display = serializers.CharField(source="get_state_display", read_only=True)
-    objects_total = serializers.IntegerField(read_only=True)
+    # None until the job has counted what it will delete.
+    objects_total = serializers.IntegerField(read_only=True, allow_null=True)
     objects_deleted = serializers.IntegerField(read_only=True)
-    objects_left = serializers.IntegerField(read_only=True)
+    objects_left = serializers.IntegerField(read_only=True, allow_null=True)
     percent = serializers.FloatField(read_only=True)
     waiting_for_queue = serializers.SerializerMethodField()
 

@@ -4,7 +4,7 @@ to MLflow's protocol)."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
@@ -27,4 +27,7 @@ urlpatterns = [
         name="schema",
     ),
     path("docs/", SpectacularSwaggerView.as_view(url_name="portal-api:schema"), name="docs"),
+    # Any other path (an id that is not one, a misspelt route) answers in JSON, not the HTML page;
+    # a path without its final slash is still redirected to it first (APPEND_SLASH).
+    re_path(r"^[\s\S]*/$", views.not_found, name="not-found"),
 ]

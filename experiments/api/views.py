@@ -8,7 +8,9 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -29,12 +31,7 @@ from experiments.selectors.access import (
     visible_groups,
 )
 from experiments.selectors.experiments import experiments_in
-from experiments.selectors.groups import (
-    group_bill,
-    groups_with_counts,
-    workspaces_bill,
-    workspaces_with_counts,
-)
+from experiments.selectors.groups import groups_with_counts, workspaces_with_counts
 from experiments.services.access import tracking_token_create
 from experiments.services.audit import Actor
 from experiments.services.deletion import (
@@ -68,6 +65,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+@csrf_exempt
+@login_not_required
+def not_found(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+
+
 class ScopedViewSet(viewsets.GenericViewSet):
     """The base of every portal API view: callers authenticate themselves (API keys or the
     session) instead of being sent to the sign-in page, and every queryset is scoped to what
@@ -82,24 +85,27 @@ def _job_response(job: DeletionJob) -> Response:
     return Response(serializers.DeletionJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _starts_job(request: type[serializers.Serializer] | None) -> Any:
+    """The schema of an action that answers 202 with the deletion job it started."""
+    return extend_schema(request=request, responses={202: serializers.DeletionJobSerializer})
+
+
 class ResourceGroupViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     ScopedViewSet,
 ):
-    serializer_class = serializers.ResourceGroupSerializer
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
 
     def get_queryset(self) -> QuerySet[ResourceGroup]:
         return groups_with_counts().filter(pk__in=visible_groups(self.request.user).values("pk"))
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        group = self.get_object()
-        data = self.get_serializer(group).data
-        data["contents"] = group_bill(group=group).as_dict()
-        return Response(data)
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "retrieve":
+            return serializers.ResourceGroupDetailSerializer
+        return serializers.ResourceGroupSerializer
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         if not self.request.user.is_superuser:
@@ -110,6 +116,7 @@ class ResourceGroupViewSet(
         )
         serializer.instance = groups_with_counts().get(pk=group.pk)
 
+    @_starts_job(serializers.ConfirmSerializer)
     @action(detail=True, methods=["post"], url_path="delete")
     def delete_group(self, request: Request, name: str) -> Response:
         """Start deleting the group; the body confirms it: {"confirm_name": "<group name>"}."""
@@ -124,13 +131,17 @@ class ResourceGroupViewSet(
         return _job_response(job)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("resource_group", str, description="Only this group's.")]
+    )
+)
 class WorkspaceViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     ScopedViewSet,
 ):
-    serializer_class = serializers.WorkspaceSerializer
     lookup_field = "name"
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer:
@@ -148,11 +159,10 @@ class WorkspaceViewSet(
             workspaces = workspaces.filter(resource_group__name=group)
         return workspaces
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        workspace = self.get_object()
-        data = self.get_serializer(workspace).data
-        data["contents"] = workspaces_bill(workspace_ids=[workspace.pk]).as_dict()
-        return Response(data)
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "retrieve":
+            return serializers.WorkspaceDetailSerializer
+        return serializers.WorkspaceSerializer
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         require_group_role(
@@ -165,6 +175,7 @@ class WorkspaceViewSet(
         )
         serializer.instance = workspaces_with_counts().get(pk=workspace.pk)
 
+    @_starts_job(serializers.ConfirmSerializer)
     @action(detail=True, methods=["post"], url_path="delete")
     def delete_workspace(self, request: Request, name: str) -> Response:
         confirm = serializers.ConfirmSerializer(data=request.data)
@@ -179,6 +190,7 @@ class WorkspaceViewSet(
         )
         return _job_response(job)
 
+    @_starts_job(serializers.PurgeSerializer)
     @action(detail=True, methods=["post"])
     def purge(self, request: Request, name: str) -> Response:
         """Permanently remove deleted runs and experiments (MLflow's gc)."""
@@ -236,6 +248,7 @@ class DeletionJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
     def get_queryset(self) -> QuerySet[DeletionJob]:
         return owned_jobs(self.request.user).order_by("-created_at", "-id")
 
+    @_starts_job(None)
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         job = self.get_object()

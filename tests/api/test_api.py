@@ -140,3 +140,74 @@ def test_list_query_count_does_not_grow_with_rows(
     for index in range(1, 6):
         add(index)
     assert queries_for_listing() == one
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=5616901168915656191020621107298304",  # was a 500: bigint out of range
+        "limit=1001",
+        "limit=0",
+        "limit=abc",
+        "limit=%2B5",
+        "offset=-1",
+        "offset=null",
+    ],
+)
+def test_a_page_outside_the_rules_is_refused(web_client: Client, query: str) -> None:
+    make_workspace("paged", make_group("paged-group"))
+    response = web_client.get(f"{API}/workspaces/?{query}")
+    assert response.status_code == 400, response.content
+    field = query.partition("=")[0]
+    assert "whole number" in response.json()[field][0]
+
+
+def test_pages_walk_the_whole_list(web_client: Client) -> None:
+    for index in range(5):
+        make_group(f"paged-{index}")
+    names, offset = [], 0
+    while True:
+        page = web_client.get(f"{API}/resource-groups/?limit=2&offset={offset}").json()
+        names += [group["name"] for group in page["results"]]
+        offset += 2
+        if page["next"] is None:
+            break
+    assert names == [f"paged-{index}" for index in range(5)]
+    assert web_client.get(f"{API}/resource-groups/?limit=1000").json()["count"] == 5
+
+
+@pytest.mark.parametrize("kind", ["resource-groups", "workspaces"])
+def test_a_name_with_a_trailing_newline_is_refused(web_client: Client, kind: str) -> None:
+    make_group("home")
+    created = web_client.post(
+        f"{API}/{kind}/", {"name": "fine\n", "resource_group": "home"}, "application/json"
+    )
+    assert created.status_code == 400, created.content
+    assert "fine" in created.json()["detail"]
+    assert not ResourceGroup.objects.filter(name__startswith="fine").exists()
+    assert not Workspace.objects.filter(name__startswith="fine").exists()
+
+
+@pytest.mark.parametrize("older_than_days", [True, 1e308, -1, "soon"])
+def test_a_purge_age_that_is_not_a_number_of_days_is_refused(
+    web_client: Client, older_than_days: object
+) -> None:
+    make_workspace("aged", make_group("aged-group"))
+    response = web_client.post(
+        f"{API}/workspaces/aged/purge/", {"older_than_days": older_than_days}, "application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert "older_than_days" in response.json()
+    assert not DeletionJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "audit-log/1.5/"), ("post", "deletion-jobs/0.5/retry/"), ("get", "no-such-thing/")],
+)
+def test_a_path_the_api_does_not_have_answers_in_json(
+    web_client: Client, method: str, path: str
+) -> None:
+    response = getattr(web_client, method)(f"{API}/{path}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
