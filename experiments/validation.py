@@ -40,8 +40,20 @@ _BAD_CHARACTER_MESSAGE = (
 )
 
 
+# How much of a refused value an error message repeats.
+_SHOWN_VALUE_MAX = 1000
+
+
 def invalid_value(path: str, value: object, message: str | None = None) -> str:
-    formatted = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    """MLflow's message for a refused value, which it repeats as JSON (cut short when long)."""
+    try:
+        formatted = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except RecursionError:
+        formatted = f"(a {type(value).__name__} nested too deeply to show)"
+    except (TypeError, ValueError):
+        formatted = f"(a {type(value).__name__})"
+    if len(formatted) > _SHOWN_VALUE_MAX:
+        formatted = f"{formatted[:_SHOWN_VALUE_MAX]}... ({len(formatted):,} characters)"
     if message:
         return f"Invalid value {formatted} for parameter '{path}' supplied: {message}"
     return f"Invalid value {formatted} for parameter '{path}' supplied."

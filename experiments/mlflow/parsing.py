@@ -128,11 +128,7 @@ def wrong_type(path: str, value: object, expected: str | None = None) -> MlflowE
     hint = f" Hint: Value was of type '{type(value).__name__}'."
     if expected:
         hint += f" Expected {expected}."
-    try:
-        message = invalid_value(path, value, hint)
-    except (TypeError, ValueError):
-        message = f"Invalid value for parameter '{path}' supplied:{hint}"
-    return MlflowError.invalid(message + _SEE_DOCS)
+    return MlflowError.invalid(invalid_value(path, value, hint) + _SEE_DOCS)
 
 
 def to_int64(value: object, path: str) -> int:
@@ -310,7 +306,8 @@ class RequestFields:
             return default
         if isinstance(value, str) and value in names:
             return value
-        if isinstance(value, str) and value.isdigit():
+        # isascii and isdecimal: isdigit() also holds for "²", which int() refuses.
+        if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) < 10:
             value = int(value)
         if type(value) is int and 1 <= value <= len(names):
             return names[value - 1]

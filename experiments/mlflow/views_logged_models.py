@@ -79,7 +79,7 @@ def detail(request: HttpRequest, workspace: Workspace, model_id: str) -> dict[st
         services.logged_model_delete(model=model)
         return {}
     fields = RequestFields.from_request(request)
-    if not fields.has("status"):
+    if not fields.has("status") or fields.raw("status") == "":
         raise MlflowError.invalid("Missing value for required parameter 'status'.")
     status = fields.enum("status", ["LOGGED_MODEL_PENDING", *STATUSES[1:]], "")
     if status == "LOGGED_MODEL_PENDING" and fields.raw("status") == 0:

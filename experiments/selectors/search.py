@@ -13,6 +13,7 @@ from django.db.models import (
     Exists,
     F,
     FilteredRelation,
+    FloatField,
     IntegerField,
     OuterRef,
     Q,
@@ -90,6 +91,10 @@ def _compare(field: str, comparator: str, value: Any) -> Q:
     A missing value (NULL, such as the end_time of a running run) matches no comparison, as
     in SQL and MLflow; Django's negation alone would let NULL rows through `!=` and NOT IN.
     """
+    if isinstance(value, float):
+        # A number compared as a number, as in MLflow's SQL: an integer column's lookup would
+        # cut 1.5 to 1 (and fail on 1e400, infinity).
+        value = Value(value, output_field=FloatField())
     if comparator == "!=":
         return ~Q(**{field: value}) & Q(**{f"{field}__isnull": False})
     if comparator == "NOT IN":

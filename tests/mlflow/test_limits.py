@@ -569,6 +569,96 @@ def test_the_largest_page_offset_is_an_empty_last_page(
         assert response.json().get("metrics", []) == []
 
 
+def test_run_times_compare_with_any_number_as_numbers(
+    tracking: str, client: MlflowClient, run_id: str, subtests: pytest.Subtests
+) -> None:
+    start = client.get_run(run_id).info.start_time
+    experiment_id = client.get_run(run_id).info.experiment_id
+    expected = {
+        f"start_time < {start}.5": True,  # was compared with int(1.5) = 1
+        f"start_time > {start}.5": False,
+        f"start_time = {start}.5": False,
+        f"start_time != {start}.5": True,
+        "start_time > -1e400": True,  # infinities: were a 500
+        "start_time > 1e400": False,
+        "start_time < " + "9" * 4301: True,  # past int()'s digit limit: was a 500
+        "created >= -" + "9" * 30: True,
+    }
+    for condition, found in expected.items():
+        with subtests.test(condition[:40]):
+            response = post(
+                tracking, "runs/search", {"experiment_ids": [experiment_id], "filter": condition}
+            )
+            assert_ok(response)
+            assert bool(response.json().get("runs")) is found
+    with subtests.test("experiments"):
+        response = post(tracking, "experiments/search", {"filter": "creation_time < " + "9" * 4301})
+        assert_ok(response)
+        assert response.json()["experiments"]
+
+
+def conditions(count: int) -> str:
+    return " AND ".join(f"params.p{index} != 'x'" for index in range(count))
+
+
+REFUSED_SEARCHES = {
+    "21 conditions": ("runs/search", {"filter": conditions(21)}, "at most 20"),
+    "21 experiment conditions": (
+        "experiments/search",
+        {"filter": " AND ".join(f"tags.t{index} != 'x'" for index in range(21))},
+        "at most 20",
+    ),
+    "21 order keys": (
+        "runs/search",
+        {"order_by": [f"params.p{index}" for index in range(21)]},
+        "at most 20",
+    ),
+    "LIKE ending in the escape character": (
+        "runs/search",
+        {"filter": "run_name LIKE '%\\'"},
+        "escape character",
+    ),
+    "ILIKE on a tag ending in the escape character": (
+        "experiments/search",
+        {"filter": "tags.t ILIKE 'a\\\\\\'"},
+        "escape character",
+    ),
+    "a digit that int() cannot read as a view type": ("runs/search", {"run_view_type": "²"}, ""),
+    "LIKE on a logged model's experiment id": (
+        "logged-models/search",
+        {"filter": "experiment_id LIKE '0'"},
+        "cannot be used",
+    ),
+    # Quadratic in the parser's regular expressions before: minutes at this length.
+    "a long number that ends in a letter": ("runs/search", {"filter": "9" * 50_000 + "x"}, ""),
+    "an order key padded with spaces": (
+        "runs/search",
+        {"order_by": ["a" + " " * 50_000 + "x"]},
+        "Could not be parsed",
+    ),
+}
+
+
+def test_searches_that_failed_the_server_are_refused(
+    tracking: str, subtests: pytest.Subtests
+) -> None:
+    for name, (endpoint, body, says) in REFUSED_SEARCHES.items():
+        with subtests.test(name):
+            body = {"experiment_ids": ["0"], **body} if endpoint != "experiments/search" else body
+            assert_error(post(tracking, endpoint, body), says=says)
+    with subtests.test("20 conditions and 20 order keys"):
+        body = {
+            "experiment_ids": ["0"],
+            "filter": conditions(20),
+            "order_by": [f"params.p{index}" for index in range(20)],
+        }
+        assert_ok(post(tracking, "runs/search", body))
+    with subtests.test("a pattern ending in an escaped backslash"):
+        assert_ok(post(tracking, "runs/search", {"filter": "run_name LIKE '%\\\\'"}))
+    with subtests.test("view type over GET"):
+        assert_error(get(tracking, "experiments/search", {"view_type": "²"}))
+
+
 # --- datasets --------------------------------------------------------------------------------
 
 
@@ -848,6 +938,13 @@ def test_malformed_and_huge_bodies_are_refused(
         "deeply nested field": (
             f'{{"run_id": "{run_id}", "tags": ' + "[" * 100000 + "]" * 100000 + "}"
         ).encode(),
+        # Deep enough for the error message's json.dumps, not for the parser: was a 500.
+        "a field nested 1,000 deep": (
+            f'{{"run_id": "{run_id}", "metrics": [{{"key": "m", "value": '
+            + "[" * 1000
+            + "]" * 1000
+            + ', "timestamp": 1}]}'
+        ).encode(),
         "not utf-8": b'{"run_id": "\xff\xfe"}',
         "truncated": b'{"run_id": "',
         "array": b"[]",
@@ -862,3 +959,10 @@ def test_malformed_and_huge_bodies_are_refused(
             )
             assert_error(response)
     assert stored_state(client, run_id) == before
+
+
+def test_a_refused_value_is_shown_cut_short(tracking: str) -> None:
+    response = post(tracking, "experiments/create", {"name": list(range(100_000))})
+    assert_error(response, says="Invalid value [0,1,2,")
+    assert "... (588,891 characters)" in response.json()["message"]
+    assert len(response.text) < 2000

@@ -112,6 +112,21 @@ def test_missing_logged_model(tracking: str, client: MlflowClient) -> None:
     assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
+@pytest.mark.parametrize("status", ["", "²", "LOGGED_MODEL_DONE", 99, None])
+def test_finalizing_with_no_valid_status_is_refused(
+    tracking: str, client: MlflowClient, status: object
+) -> None:
+    model = client.create_logged_model(client.create_experiment("finalize"), name="m")
+    response = requests.patch(
+        f"{tracking}/api/2.0/mlflow/logged-models/{model.model_id}",
+        json={"status": status},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert client.get_logged_model(model.model_id).status == LoggedModelStatus.PENDING
+
+
 def test_search_logged_models(client: MlflowClient) -> None:
     # given
     experiment_id = client.create_experiment("model-search")
