@@ -355,10 +355,12 @@ def parallel_chart(
     runs: Sequence[RunValues], params: Sequence[str], metrics: Sequence[str]
 ) -> dict[str, Any]:
     """Parallel coordinates: an axis per param and per final metric value, a line per run."""
-    dimensions = [_dimension(f"params.{p}", [r.params.get(p) for r in runs]) for p in params]
+    dimensions = [
+        _dimension(plotly_text(f"params.{p}"), [r.params.get(p) for r in runs]) for p in params
+    ]
     for metric in metrics:
         values = np.array([r.metrics.get(metric, math.nan) for r in runs], dtype=np.float64)
-        dimensions.append({"label": metric, "values": _finite(values)})
+        dimensions.append({"label": plotly_text(metric), "values": _finite(values)})
     color_values = dimensions[-1]["values"] if dimensions else np.zeros(len(runs))
     figure = go.Figure(
         data=[
@@ -393,6 +395,8 @@ def scatter_chart(runs: Sequence[RunValues], param: str, metric: str) -> dict[st
         else [plotly_text(v) if v is not None else "(none)" for v in raw]
     )
     y = _finite(np.array([r.metrics.get(metric, math.nan) for r in runs], dtype=np.float64))
+    # Keys come from the address (sx, sy) as well as from stored data: shown as text.
+    param, metric = plotly_text(param), plotly_text(metric)
     figure = go.Figure(
         data=[
             go.Scatter(

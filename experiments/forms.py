@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from experiments.services.deletion import PURGE_AGE_MAX_DAYS
+
 
 class ResourceGroupForm(forms.Form):
     name = forms.CharField(max_length=90)
@@ -25,5 +27,8 @@ class ConfirmDeletionForm(forms.Form):
 
 class PurgeForm(forms.Form):
     older_than_days = forms.FloatField(
-        label="Only what was deleted at least this many days ago", min_value=0, initial=0
+        label="Only what was deleted at least this many days ago",
+        min_value=0,
+        max_value=PURGE_AGE_MAX_DAYS,
+        initial=0,
     )

@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "experiments.mlflow.middleware.LoggingLane",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # NUL in a page's or the portal API's path, query or form: 400 before any view.
+    "experiments.middleware.RefuseNul",
     # Every page needs a signed-in user; the MLflow API and the portal API authenticate their
     # own callers (tokens) and are marked login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",

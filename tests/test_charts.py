@@ -83,3 +83,19 @@ def test_parallel_and_scatter_handle_numbers_and_categories() -> None:
     scatter = charts.scatter_chart(runs, "opt", "acc")
     assert scatter["layout"]["xaxis"]["type"] == "category"
     assert list(scatter["data"][0]["x"]) == ["adam", "&lt;sgd&gt;"]
+
+
+def test_keys_in_chart_labels_are_shown_as_text() -> None:
+    key = "<a href=x>k</a>%{y}"
+    shown = "&lt;a href=x&gt;k&lt;/a&gt;%&#123;y&#125;"
+    runs = [charts.RunValues("1", "one", "#000000", {key: "0.1"}, {key: 0.5})]
+    parallel = charts.parallel_chart(runs, [key], [key])
+    assert [d["label"] for d in parallel["data"][0]["dimensions"]] == [f"params.{shown}", shown]
+    scatter = charts.scatter_chart(runs, key, key)
+    layout = scatter["layout"]
+    assert layout["title"]["text"] == f"{shown} by params.{shown}"
+    assert layout["xaxis"]["title"]["text"] == f"params.{shown}"
+    assert layout["yaxis"]["title"]["text"] == f"{shown} (final value)"
+    assert scatter["data"][0]["hovertemplate"] == (
+        f"%{{text}}<br>{shown}: %{{x}}<br>{shown}: %{{y}}<extra></extra>"
+    )

@@ -14,6 +14,7 @@ from experiments.models.groups import (
     WORKSPACE_NAME_PATTERN,
 )
 from experiments.selectors.groups import group_bill, workspaces_bill
+from experiments.services.deletion import PURGE_AGE_MAX_DAYS
 
 
 # Names are checked by the services (one place, one wording); the schema states their rule, and
@@ -127,7 +128,7 @@ class ConfirmSerializer(serializers.Serializer):
 
 
 class PurgeSerializer(serializers.Serializer):
-    older_than_days = NumberField(min_value=0, max_value=36_500, default=0)
+    older_than_days = NumberField(min_value=0, max_value=PURGE_AGE_MAX_DAYS, default=0)
 
 
 class DeletionJobSerializer(serializers.ModelSerializer):

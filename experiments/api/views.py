@@ -37,6 +37,7 @@ from experiments.services.audit import Actor
 from experiments.services.deletion import (
     deleted_objects_purge,
     deletion_job_retry,
+    purge_age_ms,
     resource_group_delete,
     workspace_delete,
 )
@@ -52,7 +53,6 @@ STATUS_BY_ERROR = {
     errors.Conflict: status.HTTP_409_CONFLICT,
     errors.Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
-DAY_MS = 86_400_000
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -202,7 +202,7 @@ class WorkspaceViewSet(
             group_name=workspace.resource_group.name,
             workspace_name=workspace.name,
             actor=Actor.from_request(request),
-            older_than_ms=int(options.validated_data["older_than_days"] * DAY_MS),
+            older_than_ms=purge_age_ms(options.validated_data["older_than_days"]),
         )
         return _job_response(job)
 

@@ -175,6 +175,18 @@ def workspace_delete(
         )
 
 
+DAY_MS = 86_400_000
+PURGE_AGE_MAX_DAYS = 36_500  # a century
+
+
+def purge_age_ms(days: float) -> int:
+    """A purge's age limit (older_than_ms) from a number of days, as the pages, the portal
+    API and the command take it: 0 to a century (1e308 days would overflow)."""
+    if not 0 <= days <= PURGE_AGE_MAX_DAYS:
+        raise InvalidInput(f"The age must be from 0 to {PURGE_AGE_MAX_DAYS:,} days.")
+    return int(days * DAY_MS)
+
+
 def deleted_objects_purge(
     *, group_name: str, workspace_name: str, actor: Actor, older_than_ms: int = 0
 ) -> DeletionJob:

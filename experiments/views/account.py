@@ -41,7 +41,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         try:
             expires_at = None
             if days:
-                if not days.isdigit() or not 0 < int(days) <= MAX_KEY_DAYS:
+                # isascii and isdecimal: isdigit() also holds for "²", which int() refuses.
+                if not (days.isascii() and days.isdecimal()) or not 0 < int(days) <= MAX_KEY_DAYS:
                     raise InvalidInput(f"Expiry must be 1 to {MAX_KEY_DAYS} days, or empty.")
                 expires_at = timezone.now() + timedelta(days=int(days))
             key, secret = api_key_create(user=request.user, name=name, expires_at=expires_at)

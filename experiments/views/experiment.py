@@ -26,6 +26,9 @@ from experiments.views.common import choice_parameter, int_parameter, list_param
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 DEFAULT_COLUMNS = 4
+MAX_COLUMNS = 100
+# The filter box's text; the MLflow API takes longer filters (long IN lists of run ids).
+MAX_FILTER_LENGTH = 10_000
 LIFECYCLES = {
     "active": ViewType.ACTIVE_ONLY,
     "deleted": ViewType.DELETED_ONLY,
@@ -88,6 +91,19 @@ def nest(runs: list[Run], columns: dict[int, RunColumns], children: dict[str, in
     return rows
 
 
+def _columns(request: HttpRequest, name: str, keys: list[str]) -> list[str]:
+    """The param or metric columns asked for: keys the experiment has, in the order given.
+    Every sort and page link repeats the list, so a page's size would otherwise grow with the
+    square of what an address asks for."""
+    if name not in request.GET:
+        return keys[:DEFAULT_COLUMNS]
+    known = set(keys)
+    shown = [key for key in list_parameter(request, name) if key in known]
+    if len(shown) > MAX_COLUMNS:
+        raise InvalidInput(f"A page shows at most {MAX_COLUMNS} {name} columns.")
+    return shown
+
+
 @page
 def experiment_detail(
     request: HttpRequest, group: str, workspace: str, experiment_id: str
@@ -103,16 +119,10 @@ def experiment_detail(
     user_filter = request.GET.get("filter", "").strip()
     order = request.GET.get("order", "").strip() or DEFAULT_ORDER
     param_keys, metric_keys = experiment_keys(experiment=experiment)
-    shown_params = (
-        list_parameter(request, "params")
-        if "params" in request.GET
-        else param_keys[:DEFAULT_COLUMNS]
-    )
-    shown_metrics = (
-        list_parameter(request, "metrics")
-        if "metrics" in request.GET
-        else metric_keys[:DEFAULT_COLUMNS]
-    )
+    if len(user_filter) > MAX_FILTER_LENGTH:
+        raise InvalidInput(f"A filter here can be at most {MAX_FILTER_LENGTH:,} characters.")
+    shown_params = _columns(request, "params", param_keys)
+    shown_metrics = _columns(request, "metrics", metric_keys)
     filter_string = user_filter
     if status:
         status_clause = f"attributes.status = '{status}'"

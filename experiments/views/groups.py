@@ -40,13 +40,12 @@ from experiments.selectors.groups import (
 from experiments.services.audit import Actor
 from experiments.services.deletion import (
     deleted_objects_purge,
+    purge_age_ms,
     resource_group_delete,
     workspace_delete,
 )
 from experiments.services.workspaces import resource_group_create, workspace_create
 from experiments.tracking import tracking_uri
-
-DAY_MS = 86_400_000
 
 
 def _unfinished_job(kind: DeletionKind, target_id: int) -> DeletionJob | None:
@@ -275,7 +274,7 @@ def workspace_purge(request: HttpRequest, group: str, workspace: str) -> HttpRes
         return redirect("experiments:job-detail", pk=job.pk)
     form = PurgeForm(request.POST or request.GET or None)
     older_than_days = form.cleaned_data["older_than_days"] if form.is_valid() else 0
-    older_than_ms = int(older_than_days * DAY_MS)
+    older_than_ms = purge_age_ms(older_than_days)
     if request.method == "POST" and form.is_valid():
         try:
             job = deleted_objects_purge(

@@ -115,7 +115,7 @@ def test_api_keys_are_shown_once_stored_hashed_and_revocable(live_server: Any) -
     assert theirs.revoked_at is None
 
 
-@pytest.mark.parametrize("days", ["0", "-1", "abc", "100000"])
+@pytest.mark.parametrize("days", ["0", "-1", "abc", "100000", "²", "٣"])
 def test_api_key_expiry_must_be_sensible(days: str) -> None:
     web = _signed_in(make_user("frank"))
     page = web.post(reverse("experiments:api-keys"), {"name": "k", "expires_in_days": days})

@@ -13,9 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from experiments.errors import PortalError
 from experiments.management.commands._deletion import report_and_wait
 from experiments.services.audit import Actor
-from experiments.services.deletion import deleted_objects_purge
-
-DAY_MS = 86_400_000
+from experiments.services.deletion import deleted_objects_purge, purge_age_ms
 
 
 class Command(BaseCommand):
@@ -56,7 +54,7 @@ class Command(BaseCommand):
                 group_name=group,
                 workspace_name=workspace,
                 actor=Actor.cli(),
-                older_than_ms=int(older_than_days * DAY_MS),
+                older_than_ms=purge_age_ms(older_than_days),
             )
         except PortalError as error:
             raise CommandError(error.message) from None
