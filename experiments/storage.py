@@ -13,6 +13,9 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, storages
 from django.utils._os import safe_join
 
+# The name of a file being written, until it replaces its target in one step (_save).
+UPLOAD_PREFIX = ".upload-"
+
 
 class ArtifactStorage(FileSystemStorage):
     """A FileSystemStorage that overwrites in place atomically and never leaves its root.
@@ -56,7 +59,7 @@ class ArtifactStorage(FileSystemStorage):
         os.makedirs(directory, exist_ok=True)
         # The directory may have been created through a symlink race; check again.
         self.path(os.path.relpath(directory, self.location))
-        fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".upload-")
+        fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=UPLOAD_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 chunks = (

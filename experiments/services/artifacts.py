@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from django.core.exceptions import SuspiciousFileOperation
 
 from experiments.errors import InvalidInput, NotFound
-from experiments.storage import artifact_storage, delete_tree
+from experiments.storage import UPLOAD_PREFIX, artifact_storage, delete_tree
 
 T = TypeVar("T")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -52,6 +52,11 @@ def clean_relative_path(raw: str) -> str:
     segments = value.rstrip("/").split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         raise InvalidInput(f"Invalid path '{raw[:200]}'.")
+    if any(segment.startswith(UPLOAD_PREFIX) for segment in segments):
+        # Such a file would never be listed: the name marks uploads still being written.
+        raise InvalidInput(
+            f"Invalid path '{raw[:200]}': names starting with '{UPLOAD_PREFIX}' are reserved."
+        )
     return "/".join(segments)
 
 
@@ -127,7 +132,7 @@ def artifact_listing(*, location: ArtifactLocation) -> list[ArtifactEntry] | Non
     entries += [
         ArtifactEntry(name, False, storage.size(f"{location.name}/{name}"))
         for name in files
-        if not name.startswith(".upload-")
+        if not name.startswith(UPLOAD_PREFIX)
     ]
     return sorted(entries, key=lambda entry: entry.path)
 

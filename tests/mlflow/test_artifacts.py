@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import mlflow
 import numpy as np
 import pytest
+import requests
 import yaml
 from django.conf import settings
 from mlflow import MlflowClient
@@ -147,6 +148,19 @@ def test_downloading_a_missing_artifact_fails(
     run_id = client.create_run("0").info.run_id
     with pytest.raises(MlflowException):
         client.download_artifacts(run_id, "missing.txt", str(tmp_path))
+
+
+def test_a_file_named_like_an_upload_in_progress_is_refused(
+    client: MlflowClient, tmp_path: Path
+) -> None:
+    run_id = client.create_run("0").info.run_id
+    hidden = tmp_path / ".upload-notes.txt"
+    hidden.write_text("never listed")
+    # The artifact repository raises what requests raises for a 4xx.
+    with pytest.raises(requests.HTTPError) as raised:
+        client.log_artifact(run_id, str(hidden), "docs")
+    assert "'.upload-' are reserved" in str(raised.value)
+    assert client.list_artifacts(run_id) == []
 
 
 def test_artifacts_of_another_run_are_kept_apart(tracking: str, client: MlflowClient) -> None:

@@ -67,6 +67,8 @@ REFUSED = {
     "double-encoded nul": "a%2500",
     "encoded absolute": "%2fetc%2fpasswd",
     "encoded fragment": "a%23b",
+    "an upload's temporary name": "docs/.upload-abc",
+    "an upload's temporary folder": ".upload-x/a.txt",
 }
 
 
