@@ -204,6 +204,17 @@ def _sampled_note(traces: Sequence[Trace]) -> list[dict[str, Any]]:
     ]
 
 
+def _scatter(**properties: Any) -> dict[str, Any]:
+    """A scatter trace as plotly.js reads it, built as a dict. plotly's trace objects validate
+    every property and copy every array they are given: about 0.5 ms a trace, half the time of a
+    compare of 500 runs by 30 metrics. The tests check each trace against plotly's schema."""
+    return {"type": "scatter", **properties}
+
+
+def _figure(data: list[dict[str, Any]], layout: go.Layout) -> dict[str, Any]:
+    return {"data": data, "layout": layout.to_plotly_json()}
+
+
 def metric_chart(metric: str, traces: Sequence[Trace], options: ChartOptions) -> dict[str, Any]:
     """Overlaid lines of one metric, one per run; sampled traces say so in their name."""
     data = []
@@ -213,22 +224,20 @@ def metric_chart(metric: str, traces: Sequence[Trace], options: ChartOptions) ->
         drawn.append(y)
         detail = f"{len(trace.y):,} of {trace.count:,} points" if trace.sampled else ""
         data.append(
-            go.Scatter(
-                mode="lines+markers" if len(trace.x) == 1 else "lines",
-                name=plotly_text(trace.name) + (SAMPLED_MARK if trace.sampled else ""),
+            _scatter(
+                hovertemplate=f"%{{fullData.name}}<br>%{{x}}: %{{y}}<extra>{detail}</extra>",
                 line={"color": trace.color, "width": 1.5},
                 meta=[trace.run_id],
-                hovertemplate=f"%{{fullData.name}}<br>%{{x}}: %{{y}}<extra>{detail}</extra>",
+                mode="lines+markers" if len(trace.x) == 1 else "lines",
+                name=plotly_text(trace.name) + (SAMPLED_MARK if trace.sampled else ""),
+                x=typed_array(_x_values(trace.x)),
+                y=typed_array(y),
             )
         )
     y_range = outlier_range(drawn) if options.hide_outliers else None
-    figure = go.Figure(data=data, layout=_layout(metric, options, y_range))
-    figure.update_layout(annotations=_sampled_note(traces))
-    result = figure.to_plotly_json()
-    for trace_dict, trace, y in zip(result["data"], traces, drawn, strict=True):
-        trace_dict["x"] = typed_array(_x_values(trace.x))
-        trace_dict["y"] = typed_array(y)
-    return result
+    layout = _layout(metric, options, y_range)
+    layout.update(annotations=_sampled_note(traces))
+    return _figure(data, layout)
 
 
 def group_chart(
@@ -271,49 +280,50 @@ def group_chart(
         label = plotly_text(label)
         name = f"{label} ({len(usable)} run{'s' if len(usable) != 1 else ''})"
         band = _transparent(color)
+        x = typed_array(x)
         data.append(
-            go.Scatter(
-                x=x,
-                y=high,
-                mode="lines",
-                line={"width": 0, "color": band},
-                showlegend=False,
-                legendgroup=label,
+            _scatter(
                 hoverinfo="skip",
+                legendgroup=label,
+                line={"color": band, "width": 0},
+                mode="lines",
                 name=f"{label} max",
+                showlegend=False,
+                x=x,
+                y=typed_array(high),
             )
         )
         data.append(
-            go.Scatter(
-                x=x,
-                y=low,
-                mode="lines",
-                line={"width": 0, "color": band},
+            _scatter(
                 fill="tonexty",
                 fillcolor=band,
-                showlegend=False,
-                legendgroup=label,
                 hoverinfo="skip",
+                legendgroup=label,
+                line={"color": band, "width": 0},
+                mode="lines",
                 name=f"{label} min",
+                showlegend=False,
+                x=x,
+                y=typed_array(low),
             )
         )
         data.append(
-            go.Scatter(
-                x=x,
-                y=mean,
-                mode="lines",
-                line={"color": color, "width": 2},
-                name=name,
-                legendgroup=label,
+            _scatter(
                 hovertemplate="%{fullData.name} mean<br>%{x}: %{y}<extra></extra>",
+                legendgroup=label,
+                line={"color": color, "width": 2},
+                mode="lines",
+                name=name,
+                x=x,
+                y=typed_array(mean),
             )
         )
     y_range = outlier_range(drawn) if options.hide_outliers else None
-    figure = go.Figure(data=data, layout=_layout(metric, options, y_range))
+    layout = _layout(metric, options, y_range)
     if options.x_axis == "time":
         # Interpolated positions are not whole milliseconds; the axis still reads as dates.
-        figure.update_xaxes(type="date")
-    return figure.to_plotly_json()
+        layout.update(xaxis={"type": "date"})
+    return _figure(data, layout)
 
 
 def _transparent(color: str, alpha: float = 0.2) -> str:

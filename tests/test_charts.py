@@ -6,6 +6,8 @@ import base64
 import math
 
 import numpy as np
+import plotly.graph_objects as go
+import pytest
 
 from experiments import charts
 
@@ -99,3 +101,21 @@ def test_keys_in_chart_labels_are_shown_as_text() -> None:
     assert scatter["data"][0]["hovertemplate"] == (
         f"%{{text}}<br>{shown}: %{{x}}<br>{shown}: %{{y}}<extra></extra>"
     )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [charts.ChartOptions(), charts.ChartOptions(x_axis="time", smoothing=0.5, hide_outliers=True)],
+)
+def test_every_chart_is_valid_for_plotly(options: charts.ChartOptions) -> None:
+    # The line charts' traces are built as dicts for speed: plotly's schema checks them here.
+    traces = [trace("a", [1.0, 2.0, 3.0]), trace("b", [2.0]), trace("c", [1.0, 4.0], sampled=True)]
+    runs = [charts.RunValues("1", "one", "#000000", {"lr": "0.1"}, {"acc": 0.5})]
+    figures = [
+        charts.metric_chart("loss", traces, options),
+        charts.group_chart("loss", [("lr=0.1", traces[:2]), ("lr=0.2", traces[2:])], options),
+        charts.parallel_chart(runs, ["lr"], ["acc"]),
+        charts.scatter_chart(runs, "lr", "acc"),
+    ]
+    for figure in figures:
+        assert go.Figure(figure).to_plotly_json()["data"]
