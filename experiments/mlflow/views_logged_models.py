@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from experiments.choices import LoggedModelStatus
 from experiments.mlflow.endpoint import endpoint
 from experiments.mlflow.errors import MlflowError
-from experiments.mlflow.parsing import RequestFields, key_value_pairs
+from experiments.mlflow.parsing import RequestFields, key_value_pairs, wrong_type
 from experiments.mlflow.wire import logged_model_message, wire_float
 from experiments.models import Workspace
 from experiments.selectors.experiments import experiment_get, experiment_pks
@@ -117,6 +117,14 @@ def delete_tag(
     return {}
 
 
+def _item_string(item: dict[str, Any], name: str, path: str) -> str | None:
+    """A string field of an object in a list (order_by, datasets); None when absent or empty."""
+    value = item.get(name)
+    if value is not None and not isinstance(value, str):
+        raise wrong_type(f"{path}.{name}", value, "a string")
+    return value or None
+
+
 @endpoint("POST")
 def search(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
@@ -128,23 +136,28 @@ def search(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
         )
     orders = []
     for index, item in enumerate(fields.objects("order_by")):
-        field_name = item.get("field_name")
-        if not isinstance(field_name, str) or not field_name:
-            raise MlflowError.invalid(
-                f"Missing value for required parameter 'order_by[{index}].field_name'."
-            )
+        path = f"order_by[{index}]"
+        field_name = _item_string(item, "field_name", path)
+        if not field_name:
+            raise MlflowError.invalid(f"Missing value for required parameter '{path}.field_name'.")
+        ascending = item.get("ascending", True)
+        if not isinstance(ascending, bool):
+            raise wrong_type(f"{path}.ascending", ascending, "true or false")
         orders.append(
             LoggedModelOrder(
                 field_name=field_name,
-                ascending=item.get("ascending", True) is not False,
-                dataset_name=item.get("dataset_name") or None,
-                dataset_digest=item.get("dataset_digest") or None,
+                ascending=ascending,
+                dataset_name=_item_string(item, "dataset_name", path),
+                dataset_digest=_item_string(item, "dataset_digest", path),
             )
         )
-    datasets = [
-        (item.get("dataset_name") or "", item.get("dataset_digest") or None)
-        for item in fields.objects("datasets")
-    ]
+    datasets = []
+    for index, item in enumerate(fields.objects("datasets")):
+        name = _item_string(item, "dataset_name", f"datasets[{index}]")
+        if not name:
+            # MLflow's wording (SqlAlchemyStore.search_logged_models).
+            raise MlflowError.invalid("`dataset_name` in the `datasets` clause must be specified.")
+        datasets.append((name, _item_string(item, "dataset_digest", f"datasets[{index}]")))
     models, token = logged_models_search(
         workspace=workspace,
         experiment_pks=experiment_pks(

@@ -332,6 +332,10 @@ def logged_models_search(
     dataset_filter = Q()
     for name, digest in datasets:
         dataset_filter |= Q(dataset_name=name, **({"dataset_digest": digest} if digest else {}))
+    if datasets and not any(clause.kind == "metric" for clause in clauses):
+        # As MLflow: with no metric condition, the models with any metric on those datasets.
+        on_datasets = LoggedModelMetric.objects.filter(model=OuterRef("pk")).filter(dataset_filter)
+        queryset = queryset.filter(Exists(on_datasets))
     for clause in clauses:
         if clause.kind == "metric":
             metrics = LoggedModelMetric.objects.filter(

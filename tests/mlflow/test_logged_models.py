@@ -180,6 +180,50 @@ def test_search_logged_models(client: MlflowClient) -> None:
     assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
+def test_search_logged_models_by_the_datasets_of_their_metrics(
+    tracking: str, client: MlflowClient
+) -> None:
+    experiment_id = client.create_experiment("model-datasets")
+    run_id = client.create_run(experiment_id).info.run_id
+    ids = {}
+    for name, dataset in [("evaluated", "eval"), ("trained", "train"), ("bare", None)]:
+        model = client.create_logged_model(experiment_id, name=name, source_run_id=run_id)
+        ids[name] = model.model_id
+        if dataset:
+            metric = Metric(
+                "acc", 0.9, 1000, 0, model_id=model.model_id, dataset_name=dataset,
+                dataset_digest=f"{dataset}-digest", run_id=run_id,
+            )  # fmt: skip
+            client.log_batch(run_id, metrics=[metric])
+
+    def names(datasets: list[dict[str, str]], filter_string: str | None = None) -> list[str]:
+        found = client.search_logged_models(
+            [experiment_id],
+            filter_string=filter_string,
+            datasets=datasets,  # type: ignore[arg-type]
+        )
+        return sorted(model.name for model in found)
+
+    # As MLflow: without a metric condition, the models with any metric on those datasets.
+    assert names([{"dataset_name": "eval"}]) == ["evaluated"]
+    assert names([{"dataset_name": "eval"}, {"dataset_name": "train"}]) == ["evaluated", "trained"]
+    assert names([{"dataset_name": "eval", "dataset_digest": "other"}]) == []
+    assert names([{"dataset_name": "train"}], "metrics.acc > 0.5") == ["trained"]
+    assert names([]) == ["bare", "evaluated", "trained"]
+    search = f"{tracking}/api/2.0/mlflow/logged-models/search"
+    for body in (
+        {"datasets": [{"dataset_digest": "eval-digest"}]},
+        {"datasets": [{"dataset_name": 5}]},
+        {"order_by": [{"field_name": "name", "ascending": "false"}]},
+        {"order_by": [{"field_name": "metrics.acc", "dataset_name": ["eval"]}]},
+    ):
+        response = requests.post(
+            search, json={"experiment_ids": [experiment_id], **body}, timeout=30
+        )
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
 def test_fluent_logged_model_search(tracking: str, client: MlflowClient) -> None:
     experiment_id = mlflow.set_experiment("fluent-models").experiment_id
     model = mlflow.initialize_logged_model(name="fluent", tags={"k": "v"})
