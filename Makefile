@@ -63,12 +63,22 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(REFERENCE_VENV) var
 
 ## bench-reference: the portal against the reference `mlflow server` on local PostgreSQL
 ## (BENCH_SCALE=small|full, BENCH_ARGS="--only ingest,search_runs --profile"); it recreates the
 ## databases portal_bench and mlflow_reference. See docs/PERFORMANCE.md, "Reference comparison".
 BENCH_SCALE ?= small
+REFERENCE_VENV ?= .venv-reference
 .PHONY: bench-reference
-bench-reference: install-dev
-	$(BIN)/python -m bench.run --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
+# The reference server's own venv: the full mlflow pins gunicorn below the portal's.
+$(REFERENCE_VENV)/.installed: requirements-reference.txt
+	$(PYTHON) -m venv $(REFERENCE_VENV)
+	$(REFERENCE_VENV)/bin/pip install --quiet --upgrade pip
+	$(REFERENCE_VENV)/bin/pip install --quiet -r requirements-reference.txt
+	touch $@
+
+bench-reference: install-dev $(REFERENCE_VENV)/.installed
+	BENCH_REFERENCE_PYTHON=$(abspath $(REFERENCE_VENV))/bin/python \
+		$(BIN)/python -m bench.run --scale $(BENCH_SCALE) $(BENCH_ARGS)

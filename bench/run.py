@@ -828,6 +828,7 @@ def _package(name: str) -> str:
 
 
 def machine_lines() -> list[str]:
+    reference = reference_packages("mlflow", "uvicorn")
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -849,9 +850,10 @@ def machine_lines() -> list[str]:
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}, "
         f"load average at the end {load}",
         f"Software: Python {platform.python_version()}, PostgreSQL {servers.postgres_version()}, "
-        f"mlflow {_package('mlflow')}, Django {_package('Django')}, gunicorn "
-        f"{_package('gunicorn')}, uvicorn {_package('uvicorn')}, psycopg2 "
-        f"{_package('psycopg2-binary')}",
+        f"mlflow client (mlflow-skinny) {_package('mlflow-skinny')}, Django "
+        f"{_package('Django')}, gunicorn {_package('gunicorn')}, psycopg2 "
+        f"{_package('psycopg2-binary')}; reference server: mlflow {reference['mlflow']}, "
+        f"uvicorn {reference['uvicorn']}",
         f"Servers: reference `mlflow server --workers {servers.WORKERS}` (uvicorn); portal "
         f"`gunicorn {gunicorn}`"
         ", both on the same PostgreSQL server, separate databases",
@@ -859,11 +861,30 @@ def machine_lines() -> list[str]:
     ]
 
 
-def pinned_mlflow() -> str:
-    for line in (REPO / "requirements-dev.txt").read_text().splitlines():
-        if line.startswith("mlflow=="):
+def reference_packages(*names: str) -> dict[str, str]:
+    """Versions installed in the reference server's venv."""
+    code = (
+        "import importlib.metadata as m, sys\n"
+        "for n in sys.argv[1:]:\n"
+        "    try: print(m.version(n))\n"
+        "    except m.PackageNotFoundError: print('not installed')"
+    )
+    if not servers.REFERENCE_PYTHON.exists():
+        return dict.fromkeys(names, "not installed")
+    result = subprocess.run(
+        [str(servers.REFERENCE_PYTHON), "-c", code, *names],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(zip(names, result.stdout.split(), strict=True))
+
+
+def pinned(requirements: str, package: str) -> str:
+    for line in (REPO / requirements).read_text().splitlines():
+        if line.startswith(f"{package}=="):
             return line.split("==", 1)[1].strip()
-    raise RuntimeError("requirements-dev.txt pins no mlflow version")
+    raise RuntimeError(f"{requirements} pins no {package} version")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -896,9 +917,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     command = " ".join(["python -m bench.run", *(sys.argv[1:] if argv is None else argv)])
-    if (installed := _package("mlflow")) != (pinned := pinned_mlflow()):
-        print(f"mlflow {installed} is installed, the benchmark pins {pinned}", file=sys.stderr)
-        return 2
+    # package: (version installed where it runs, the requirements file that pins it)
+    versions = {
+        "mlflow-skinny": (_package("mlflow-skinny"), "requirements-dev.txt"),
+        "mlflow": (reference_packages("mlflow")["mlflow"], "requirements-reference.txt"),
+    }
+    for package, (installed, requirements) in versions.items():
+        if installed != (wanted := pinned(requirements, package)):
+            print(
+                f"{package} {installed} is installed, {requirements} pins {wanted}", file=sys.stderr
+            )
+            return 2
     results = REPO / "bench" / "results"
     results.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

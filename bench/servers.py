@@ -1,8 +1,11 @@
 """Start, watch and stop the two servers under test, each on its own fresh database.
 
-Both run from this machine's Python environment on the same PostgreSQL server:
-- the reference: `mlflow server` (the pinned mlflow) with its default uvicorn workers;
-- the portal: gunicorn with production settings (DEBUG off, a real SECRET_KEY).
+Both run on the same PostgreSQL server:
+- the reference: `mlflow server` (the pinned mlflow) with its default uvicorn workers, from a
+  venv of its own (requirements-reference.txt; `make bench-reference` creates it), since the
+  full mlflow pins gunicorn below the portal's;
+- the portal: gunicorn with production settings (DEBUG off, a real SECRET_KEY), from this
+  Python environment.
 
 Each server is started in a session of its own and stopped with its whole process group, so
 nothing is left running after an error or Ctrl-C.
@@ -40,8 +43,16 @@ WORKERS = 2
 # - keep-alive: gunicorn's default (2 s), longer than the gap between a client's calls; an
 #   idle keep-alive connection waits in the worker's poller, not in a thread.
 # - --timeout 600: a 100 MB artifact transfer must not be killed as a hung worker.
+# - --no-control-socket: gunicorn 27's control interface is not used, and every instance
+#   would share its default socket path.
 BENCH_USER = "bench"
-PORTAL_GUNICORN_ARGS = ["--workers", str(WORKERS), "--threads", "4", "--timeout", "600"]
+PORTAL_GUNICORN_ARGS = [
+    "--workers", str(WORKERS), "--threads", "4", "--timeout", "600", "--no-control-socket",
+]  # fmt: skip
+# The Python of the reference's venv.
+REFERENCE_PYTHON = Path(
+    os.environ.get("BENCH_REFERENCE_PYTHON", REPO / ".venv-reference" / "bin" / "python")
+)
 
 
 def database_url(name: str) -> str:
@@ -234,8 +245,13 @@ def reference_server(
     """The reference `mlflow server` and its tracking URI (not started)."""
     # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the environment has psycopg2.
     backend = database_url(database).replace("postgres://", "postgresql+psycopg2://", 1)
+    if not REFERENCE_PYTHON.exists():
+        raise RuntimeError(
+            f"No reference venv at {REFERENCE_PYTHON}: `make bench-reference` creates it "
+            "(or set BENCH_REFERENCE_PYTHON)."
+        )
     argv = [
-        sys.executable,
+        str(REFERENCE_PYTHON),
         "-m",
         "mlflow",
         "server",

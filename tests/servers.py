@@ -23,7 +23,7 @@ def gunicorn_portal(env: dict[str, str], timeout: float = 30) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     argv = [
         sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--threads", "2", "--graceful-timeout", "3",
+        "--workers", "1", "--threads", "2", "--graceful-timeout", "3", "--no-control-socket",
     ]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="portal-gunicorn-") as folder:
         server = ServerProcess(
