@@ -42,3 +42,17 @@ class Unauthenticated(PortalError):
 
 class PermissionDenied(PortalError):
     """Valid credentials that do not allow this action."""
+
+
+def ran_too_long(error: Exception) -> bool:
+    """Whether a database error is PostgreSQL cancelling a statement that ran past
+    statement_timeout (settings.py), rather than the database being unavailable."""
+    from psycopg2.errors import QueryCanceled
+
+    return isinstance(error.__cause__, QueryCanceled)
+
+
+TOO_LONG_MESSAGE = (
+    "The request ran longer than the server allows for one database statement and was "
+    "cancelled; narrow it (fewer runs, conditions or keys) and try again."
+)

@@ -141,9 +141,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # A stuck lock must not hold an API worker forever: the client retries the 503 it gets.
-    _db.setdefault("OPTIONS", {}).setdefault(
-        "options", f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 10000)}"
-    )
+    # A statement running past DB_STATEMENT_TIMEOUT_MS is cancelled; portal/wsgi.py sets 60 s
+    # for the web server, where gunicorn can kill a stuck worker but not the query it left
+    # running. Migrations and the Celery worker's bulk deletes run without a limit (0).
+    _server_options = f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 10000)}"
+    if statement_timeout := env_int("DB_STATEMENT_TIMEOUT_MS", 0):
+        _server_options += f" -c statement_timeout={statement_timeout}"
+    _db.setdefault("OPTIONS", {}).setdefault("options", _server_options)
     _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 # The statements every MLflow call runs are prepared once per connection (PostgreSQL only;
 # see experiments/prepared.py). Off behind a pooler in transaction mode, such as PgBouncer's.

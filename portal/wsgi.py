@@ -7,6 +7,8 @@ from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# The web server's requests: no statement runs longer than this (settings.py, PostgreSQL).
+os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "60000")
 
 application = get_wsgi_application()
 

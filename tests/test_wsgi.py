@@ -1,6 +1,6 @@
-"""Request bodies under gunicorn, as production serves the portal (portal/wsgi.py reads
-gunicorn's wsgi.input in the sizes asked for): a sign-in form and a log-batch of 1,000
-metrics arrive whole. Uploads under gunicorn are in tests/mlflow/test_artifacts.py."""
+"""The portal under gunicorn, as production serves it (portal/wsgi.py): request bodies
+arrive whole (a sign-in form, a log-batch of 1,000 metrics; uploads are in
+tests/mlflow/test_artifacts.py), and a statement past the web server's timeout is cancelled."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import transaction
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from tests.factories import make_user
+from experiments.models import ResourceGroup, Run, Workspace
+from experiments.tracking import tracking_uri
+from tests.factories import make_api_key, make_experiment, make_run, make_user
 from tests.servers import gunicorn_portal
 from tests.workers import worker_environment
 
@@ -71,3 +74,41 @@ def test_a_log_batch_of_1000_metrics_under_gunicorn_is_stored_whole(
         assert sorted((m.step, m.value) for m in history) == [
             (step, step * 0.5) for step in range(key, 1000, 10)
         ]
+
+
+@pytest.mark.postgres_only
+def test_a_statement_past_the_web_servers_timeout_answers_deadline_exceeded(
+    workspace: Workspace, auth_headers: dict[str, str]
+) -> None:
+    # given: a portal whose statements may run 300 ms, and a run locked by another transaction
+    # (lock_timeout stays at 10 s, so the wait ends by the statement timeout)
+    run = make_run(make_experiment(workspace))
+    env = worker_environment(DB_STATEMENT_TIMEOUT_MS="300")
+    with gunicorn_portal(env) as url:
+        api = f"{tracking_uri(url, workspace)}/api/2.0/mlflow"
+        body = {"run_id": run.uuid, "key": "lr", "value": "0.1"}
+        with transaction.atomic():
+            Run.objects.select_for_update().get(pk=run.pk)
+
+            # when
+            waited = requests.post(f"{api}/runs/log-parameter", json=body, headers=auth_headers)
+
+        # then: MLflow's code for it, and nothing stored; the same call passes once unlocked
+        assert waited.status_code == 504, waited.text
+        assert waited.json()["error_code"] == "DEADLINE_EXCEEDED"
+        assert "ran longer than the server allows" in waited.json()["message"]
+        assert not run.params.exists()
+        assert requests.post(f"{api}/runs/log-parameter", json=body, headers=auth_headers).ok
+        assert run.params.get().value == "0.1"
+
+        # and the portal's own API says the same in its format
+        admin = {"Authorization": f"Bearer {make_api_key(make_user('admin', superuser=True))}"}
+        new_workspace = {"name": "late", "resource_group": workspace.resource_group.name}
+        with transaction.atomic():
+            ResourceGroup.objects.select_for_update().get(pk=workspace.resource_group.pk)
+            waited = requests.post(
+                f"{url}/portal-api/v1/workspaces/", json=new_workspace, headers=admin
+            )
+        assert waited.status_code == 504, waited.text
+        assert "ran longer than the server allows" in waited.json()["detail"]
+        assert not Workspace.objects.filter(name="late").exists()

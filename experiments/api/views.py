@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -56,7 +57,12 @@ STATUS_BY_ERROR = {
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus the services' refusals."""
+    """DRF's handler, plus the services' refusals and the database's failures."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        if errors.ran_too_long(exc):
+            return Response({"detail": errors.TOO_LONG_MESSAGE}, status=504)
+        message = "The database is temporarily unavailable; try again."
+        return Response({"detail": message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, errors.PortalError):
         for error_class, code in STATUS_BY_ERROR.items():
             if isinstance(exc, error_class):

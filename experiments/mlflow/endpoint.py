@@ -22,7 +22,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from experiments.choices import ContainerState, Role
-from experiments.errors import PortalError
+from experiments.errors import TOO_LONG_MESSAGE, PortalError, ran_too_long
 from experiments.mlflow.auth import authenticate_request, check_role, request_credential
 from experiments.mlflow.errors import MlflowError, error_response
 from experiments.mlflow.parsing import require_storable
@@ -190,6 +190,9 @@ def handle_errors(view: View) -> View:
         except PortalError as error:
             return error_response(MlflowError.from_portal_error(error))
         except (OperationalError, InterfaceError) as error:
+            if ran_too_long(error):
+                logger.warning("Statement timeout during %s: %s", request.path, error)
+                return error_response(MlflowError("DEADLINE_EXCEEDED", TOO_LONG_MESSAGE))
             # The client retries 503s; every write is one transaction, so nothing was kept.
             logger.warning("Database unavailable during %s: %s", request.path, error)
             return error_response(

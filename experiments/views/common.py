@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from experiments.errors import InvalidInput, NotFound, PortalError
+from experiments.errors import TOO_LONG_MESSAGE, InvalidInput, NotFound, PortalError, ran_too_long
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,15 @@ def _status_of(error: PortalError) -> int:
     return 400
 
 
+def _database_failure(request: HttpRequest, error: Exception) -> tuple[str, int]:
+    """The message and status for a request the database failed: a statement cancelled for
+    running too long (504), or the database unavailable (503)."""
+    logger.warning("Database failure during %s: %s", request.path, error)
+    if ran_too_long(error):
+        return TOO_LONG_MESSAGE, 504
+    return "The database is temporarily unavailable; try again.", 503
+
+
 def page(view: View) -> View:
     """Refused requests answer an error page with the reason and a 4xx status, never a 500."""
 
@@ -47,13 +56,9 @@ def page(view: View) -> View:
                 status=status,
             )
         except (OperationalError, InterfaceError) as error:
-            logger.warning("Database unavailable during %s: %s", request.path, error)
-            return render(
-                request,
-                "experiments/error.html",
-                {"message": "The database is temporarily unavailable; try again.", "status": 503},
-                status=503,
-            )
+            message, status = _database_failure(request, error)
+            context = {"message": message, "status": status}
+            return render(request, "experiments/error.html", context, status=status)
 
     return wrapper
 
@@ -68,10 +73,8 @@ def json_endpoint(view: View) -> View:
         except PortalError as error:
             return JsonResponse({"error": error.message}, status=_status_of(error))
         except (OperationalError, InterfaceError) as error:
-            logger.warning("Database unavailable during %s: %s", request.path, error)
-            return JsonResponse(
-                {"error": "The database is temporarily unavailable; try again."}, status=503
-            )
+            message, status = _database_failure(request, error)
+            return JsonResponse({"error": message}, status=status)
 
     return wrapper
 
