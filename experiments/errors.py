@@ -52,7 +52,16 @@ def ran_too_long(error: Exception) -> bool:
     return isinstance(error.__cause__, QueryCanceled)
 
 
+UNAVAILABLE_MESSAGE = "The database is temporarily unavailable; try again."
 TOO_LONG_MESSAGE = (
     "The request ran longer than the server allows for one database statement and was "
     "cancelled; narrow it (fewer runs, conditions or keys) and try again."
 )
+
+
+def database_failure(error: Exception) -> tuple[str, int]:
+    """The message and status for a request the database failed (pages, the portal API): a
+    statement cancelled for running too long (504), or the database unavailable (503)."""
+    if ran_too_long(error):
+        return TOO_LONG_MESSAGE, 504
+    return UNAVAILABLE_MESSAGE, 503

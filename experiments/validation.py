@@ -40,6 +40,12 @@ _BAD_CHARACTER_MESSAGE = (
 )
 
 
+def is_digits(text: str) -> bool:
+    """Whether text is a plain whole number (ASCII digits only): str.isdigit() also holds for
+    "²", and int() also reads "+5", " 5", "5_0" and other scripts' digits."""
+    return text.isascii() and text.isdecimal()
+
+
 # How much of a refused value an error message repeats.
 _SHOWN_VALUE_MAX = 1000
 

@@ -11,6 +11,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
+from experiments.validation import is_digits
+
 MAX_LIMIT = 1000
 
 
@@ -20,8 +22,7 @@ def _query_int(request: Request, name: str, default: int, minimum: int, maximum:
         return default
     bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
     problem = [f"A whole number {bounds} is required."]
-    # isdecimal and not int(): int() also reads "+5", " 5", "5_0" and other scripts' digits.
-    if not (text.isascii() and text.isdecimal()):
+    if not is_digits(text):
         raise ValidationError({name: problem})
     value = int(text)
     if value < minimum or (maximum is not None and value > maximum):

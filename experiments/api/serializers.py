@@ -17,12 +17,18 @@ from experiments.selectors.groups import group_bill, workspaces_bill
 from experiments.services.deletion import PURGE_AGE_MAX_DAYS
 
 
-# Names are checked by the services (one place, one wording); the schema states their rule, and
-# they arrive untrimmed, so that "name\n" is refused rather than quietly read as "name".
-@extend_schema_field({"type": "string", "pattern": RESOURCE_GROUP_NAME_PATTERN, "maxLength": 90})
-class ResourceGroupNameField(serializers.CharField):
+class NameField(serializers.CharField):
+    """A name, checked by the services (one place, one wording); it arrives untrimmed, so that
+    "name\n" is refused rather than quietly read as "name". Subclasses state the rule in the
+    schema."""
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(trim_whitespace=False, **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": RESOURCE_GROUP_NAME_PATTERN, "maxLength": 90})
+class ResourceGroupNameField(NameField):
+    pass
 
 
 @extend_schema_field(
@@ -33,9 +39,8 @@ class ResourceGroupNameField(serializers.CharField):
         "maxLength": WORKSPACE_NAME_MAX,
     }
 )
-class WorkspaceNameField(serializers.CharField):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(trim_whitespace=False, **kwargs)
+class WorkspaceNameField(NameField):
+    pass
 
 
 class NumberField(serializers.FloatField):

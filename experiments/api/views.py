@@ -59,10 +59,8 @@ STATUS_BY_ERROR = {
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus the services' refusals and the database's failures."""
     if isinstance(exc, OperationalError | InterfaceError):
-        if errors.ran_too_long(exc):
-            return Response({"detail": errors.TOO_LONG_MESSAGE}, status=504)
-        message = "The database is temporarily unavailable; try again."
-        return Response({"detail": message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        message, code = errors.database_failure(exc)
+        return Response({"detail": message}, status=code)
     if isinstance(exc, errors.PortalError):
         for error_class, code in STATUS_BY_ERROR.items():
             if isinstance(exc, error_class):

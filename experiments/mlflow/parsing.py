@@ -17,7 +17,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, QueryDict
 
 from experiments.mlflow.errors import MlflowError
-from experiments.validation import INT64_MAX, INT64_MIN, invalid_value
+from experiments.validation import INT64_MAX, INT64_MIN, invalid_value, is_digits
 
 _SEE_DOCS = " See the API docs for more information about request parameters."
 _SPECIAL_FLOATS = {
@@ -306,8 +306,7 @@ class RequestFields:
             return default
         if isinstance(value, str) and value in names:
             return value
-        # isascii and isdecimal: isdigit() also holds for "²", which int() refuses.
-        if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) < 10:
+        if isinstance(value, str) and is_digits(value) and len(value) < 10:
             value = int(value)
         if type(value) is int and 1 <= value <= len(names):
             return names[value - 1]

@@ -25,6 +25,7 @@ from experiments.services.access import (
     tracking_token_create,
 )
 from experiments.tracking import tracking_uri
+from experiments.validation import is_digits
 from experiments.views.common import page
 from experiments.views.groups import managed
 
@@ -41,8 +42,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         try:
             expires_at = None
             if days:
-                # isascii and isdecimal: isdigit() also holds for "²", which int() refuses.
-                if not (days.isascii() and days.isdecimal()) or not 0 < int(days) <= MAX_KEY_DAYS:
+                if not is_digits(days) or not 0 < int(days) <= MAX_KEY_DAYS:
                     raise InvalidInput(f"Expiry must be 1 to {MAX_KEY_DAYS} days, or empty.")
                 expires_at = timezone.now() + timedelta(days=int(days))
             key, secret = api_key_create(user=request.user, name=name, expires_at=expires_at)

@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from experiments.errors import TOO_LONG_MESSAGE, InvalidInput, NotFound, PortalError, ran_too_long
+from experiments.errors import InvalidInput, NotFound, PortalError, database_failure
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,8 @@ def _status_of(error: PortalError) -> int:
 
 
 def _database_failure(request: HttpRequest, error: Exception) -> tuple[str, int]:
-    """The message and status for a request the database failed: a statement cancelled for
-    running too long (504), or the database unavailable (503)."""
     logger.warning("Database failure during %s: %s", request.path, error)
-    if ran_too_long(error):
-        return TOO_LONG_MESSAGE, 504
-    return "The database is temporarily unavailable; try again.", 503
+    return database_failure(error)
 
 
 def page(view: View) -> View:
