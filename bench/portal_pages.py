@@ -8,7 +8,9 @@ Seeds (once; a later run reuses the data) a resource group `bench-pages` with
 - an experiment with 10,000 runs, 5 params and 3 metrics each (the same way),
 - an experiment with 20 runs of 100,000 `loss` points each, stored through the ingest path
   (metrics_insert, 10,000 points a call) so that the metric rollups are what production has,
-then times the three operations through Django's request handling (URL routing, view,
+- an experiment at the compare view's limits: 500 runs by 30 metrics of 20 points each, logged
+  a step at a time as a training loop does, with a parameter `p1` of 7 values to group by,
+then times the operations through Django's request handling (URL routing, view,
 selectors, template or JSON encoding; no network) and prints median and 95th percentile. The
 requests come from a signed-in member with the Reader role on the group (not a superuser: the
 scoping by role assignments is part of what is timed).
@@ -41,7 +43,7 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from experiments.choices import Role  # noqa: E402
-from experiments.models import Experiment, ResourceGroup, Run, Workspace  # noqa: E402
+from experiments.models import Experiment, Param, ResourceGroup, Run, Workspace  # noqa: E402
 from experiments.services.access import role_assign  # noqa: E402
 from experiments.services.experiments import experiment_create  # noqa: E402
 from experiments.services.metrics import MetricRow, metrics_insert  # noqa: E402
@@ -53,6 +55,9 @@ EXPERIMENTS = 100_000
 MANY_RUNS = 10_000
 LONG_RUNS = 20
 LONG_POINTS = 100_000
+WIDE_RUNS = 500
+WIDE_METRICS = 30
+WIDE_POINTS = 20
 INGEST_CHUNK = 10_000
 T0 = 1_700_000_000_000
 TARGETS = {"search": 50.0, "experiment page": 300.0, "chart JSON": 300.0}
@@ -203,6 +208,51 @@ def seed_long_series(workspace: Workspace) -> list[Run]:
     return runs
 
 
+def seed_wide_compare(workspace: Workspace) -> list[Run]:
+    """As many runs and metrics as the compare view draws at once."""
+    experiment = Experiment.objects.filter(workspace=workspace, name="bench-compare-limits").first()
+    if experiment is not None:
+        return list(experiment.runs.order_by("pk"))
+    experiment = experiment_create(workspace=workspace, name="bench-compare-limits")
+    started = time.perf_counter()
+    runs = Run.objects.bulk_create(
+        Run(
+            uuid=f"c{index:031x}",
+            experiment=experiment,
+            workspace=workspace,
+            name=f"wide-{index}",
+            status="FINISHED",
+            start_time=T0 + index * 1000,
+            end_time=T0 + index * 1000 + WIDE_POINTS * 10,
+            artifact_uri="mlflow-artifacts:/bench",
+        )
+        for index in range(WIDE_RUNS)
+    )
+    Param.objects.bulk_create(
+        Param(run=run, key="p1", value=str(index % 7)) for index, run in enumerate(runs)
+    )
+    # As a training loop logs them: the metrics of a step in one batch (stored as point rows).
+    for index, run in enumerate(runs):
+        with transaction.atomic():
+            for step in range(WIDE_POINTS):
+                rows = [
+                    MetricRow(
+                        f"m{metric:02d}",
+                        run.start_time + step * 10,
+                        step,
+                        (metric + 1) / (1 + step) + (index % 13) / 100,
+                        False,
+                    )
+                    for metric in range(WIDE_METRICS)
+                ]
+                metrics_insert(run_pk=run.pk, rows=rows)
+    log(
+        f"  {WIDE_RUNS} runs x {WIDE_METRICS} metrics x {WIDE_POINTS} points "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return runs
+
+
 def timed(name: str, request: Callable[[], object], repeat: int) -> list[float]:
     request()  # warm: first query plans, imports
     samples = []
@@ -235,6 +285,7 @@ def main() -> None:
     seed_experiments(spaces)
     many = seed_many_runs(spaces[0])
     long_runs = seed_long_series(spaces[1])
+    wide_runs = seed_wide_compare(spaces[2])
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     total = Experiment.objects.count()
@@ -273,6 +324,25 @@ def main() -> None:
             samples,
             f"  {size / 1e6:.2f} MB",
         )
+
+    data = reverse("experiments:compare-data", args=[GROUP, spaces[2].name])
+    query = {
+        "runs": ",".join(run.uuid for run in wide_runs),
+        "metrics": ",".join(f"m{metric:02d}" for metric in range(WIDE_METRICS)),
+    }
+    for label, options in (
+        ("lines", {"x": "relative", "smooth": "0.99", "log": "1"}),
+        ("grouped by p1", {"group": "p1", "x": "time", "outliers": "1", "smooth": "0.9"}),
+    ):
+        response = web.get(data, {**query, **options})
+        assert response.status_code == 200, response.content[:200]
+        size = len(response.content)
+        samples = timed(
+            "compare JSON",
+            lambda o=options: web.get(data, {**query, **o}),
+            max(3, args.repeat // 5),
+        )
+        report(f"compare JSON (500 runs x 30 metrics, {label})", samples, f"  {size / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

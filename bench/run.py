@@ -24,7 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -861,8 +861,9 @@ def machine_lines() -> list[str]:
     ]
 
 
+@cache
 def reference_packages(*names: str) -> dict[str, str]:
-    """Versions installed in the reference server's venv."""
+    """Versions installed in the reference server's venv (asked once per set of names)."""
     code = (
         "import importlib.metadata as m, sys\n"
         "for n in sys.argv[1:]:\n"
@@ -920,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
     # package: (version installed where it runs, the requirements file that pins it)
     versions = {
         "mlflow-skinny": (_package("mlflow-skinny"), "requirements-dev.txt"),
-        "mlflow": (reference_packages("mlflow")["mlflow"], "requirements-reference.txt"),
+        "mlflow": (reference_packages("mlflow", "uvicorn")["mlflow"], "requirements-reference.txt"),
     }
     for package, (installed, requirements) in versions.items():
         if installed != (wanted := pinned(requirements, package)):

@@ -111,6 +111,41 @@ def smooth(values: npt.NDArray[np.float64], weight: float) -> npt.NDArray[np.flo
     return out
 
 
+def smooth_all(
+    series: Sequence[npt.NDArray[np.float64]], weight: float
+) -> list[npt.NDArray[np.float64]]:
+    """`smooth` of each series. Many short series (500 runs of 20 points) are smoothed
+    together, a step of all of them at a time: one pass in Python per point of the longest
+    instead of per point of each (1.1 ms against 3.4 ms a chart). A few long series go one by
+    one, where a step of all of them would cost more than their points."""
+    if weight <= 0:
+        return list(series)
+    lengths = [len(values) for values in series]
+    width = max(lengths, default=0)
+    if sum(lengths) < _SMOOTH_TOGETHER * width:
+        return [smooth(values, weight) for values in series]
+    # Point by series, so that each step reads contiguous memory.
+    grid = np.full((width, len(series)), np.nan)
+    for row, values in enumerate(series):
+        grid[: len(values), row] = values
+    finite = np.isfinite(grid)
+    kept = np.where(finite, grid, 0.0) * (1 - weight)
+    averages = np.empty_like(grid)
+    last = np.zeros(len(series))
+    for step in range(width):
+        last = np.where(finite[step], last * weight + kept[step], last)
+        averages[step] = last
+    with np.errstate(all="ignore"):  # before a series' first finite point: not kept
+        debiased = averages / (1 - weight ** np.cumsum(finite, axis=0))
+    out = np.where(finite, debiased, grid)
+    return [out[:length, row].copy() for row, length in enumerate(lengths)]
+
+
+# Smooth series together where they have on average this many points per point of the longest
+# (measured: about as fast at 20, twice as fast at 40, three times at 100).
+_SMOOTH_TOGETHER = 20
+
+
 def outlier_range(values: Sequence[npt.NDArray[np.float64]]) -> tuple[float, float] | None:
     """A y range that leaves out the most extreme 1% at either end (the data stays drawn)."""
     finite = [v[np.isfinite(v)] for v in values]
@@ -218,10 +253,8 @@ def _figure(data: list[dict[str, Any]], layout: go.Layout) -> dict[str, Any]:
 def metric_chart(metric: str, traces: Sequence[Trace], options: ChartOptions) -> dict[str, Any]:
     """Overlaid lines of one metric, one per run; sampled traces say so in their name."""
     data = []
-    drawn = []
-    for trace in traces:
-        y = smooth(_finite(trace.y), options.smoothing)
-        drawn.append(y)
+    drawn = smooth_all([_finite(trace.y) for trace in traces], options.smoothing)
+    for trace, y in zip(traces, drawn, strict=True):
         detail = f"{len(trace.y):,} of {trace.count:,} points" if trace.sampled else ""
         data.append(
             _scatter(
@@ -252,6 +285,14 @@ def group_chart(
     """
     data = []
     drawn = []
+    everything = [trace for _, traces in groups for trace in traces]
+    smoothed = dict(
+        zip(
+            map(id, everything),
+            smooth_all([_finite(trace.y) for trace in everything], options.smoothing),
+            strict=True,
+        )
+    )
     for index, (label, traces) in enumerate(groups):
         usable = [t for t in traces if len(t.x) > 0]
         if not usable:
@@ -263,7 +304,7 @@ def group_chart(
         stack = np.full((len(usable), len(grid)), np.nan)
         for row, trace in enumerate(usable):
             xs = trace.x.astype(np.float64)
-            ys = smooth(_finite(trace.y), options.smoothing)
+            ys = smoothed[id(trace)]
             keep = np.isfinite(ys)
             if keep.sum() == 0:
                 continue

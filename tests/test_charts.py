@@ -45,6 +45,28 @@ def test_smoothing_is_debiased_ema() -> None:
     assert charts.smooth(values, 0).tolist() == values.tolist()
 
 
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.9, 0.99])
+@pytest.mark.parametrize(
+    "lengths",
+    [[20] * 500, [1, 0, 7, 30, 30, 2] * 20, [4000] * 3, [3000, 5, 5], [], [0, 0]],
+    ids=["many short", "ragged", "few long", "one long", "none", "empty"],
+)
+def test_smoothing_many_series_at_once_equals_one_at_a_time(
+    weight: float, lengths: list[int]
+) -> None:
+    rng = np.random.default_rng(len(lengths))
+    series = []
+    for length in lengths:
+        values = rng.normal(0, 10, length)
+        values[rng.random(length) < 0.05] = np.nan
+        values[rng.random(length) < 0.02] = -np.inf
+        series.append(values)
+    together = charts.smooth_all(series, weight)
+    assert len(together) == len(series)
+    for values, smoothed in zip(series, together, strict=True):
+        np.testing.assert_array_equal(smoothed, charts.smooth(values, weight))
+
+
 def test_outlier_range_ignores_the_extreme_percent() -> None:
     values = np.concatenate([np.linspace(0, 1, 1000), [1e9]])
     low, high = charts.outlier_range([values])

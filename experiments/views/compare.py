@@ -5,6 +5,7 @@ coordinates and a param/metric scatter. The page holds the controls; the charts 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from plotly.io.json import to_json_plotly
 from experiments import charts
 from experiments.errors import InvalidInput
 from experiments.models import LatestMetric, Param, Run, Workspace
-from experiments.selectors.metrics import XAxis, metric_series
+from experiments.selectors.metrics import Series, XAxis, metric_series
 from experiments.selectors.portal import runs_by_ids, runs_keys, workspace_get
 from experiments.views.common import (
     bool_parameter,
@@ -119,13 +120,7 @@ def _points_per_trace(run_count: int) -> int:
     return max(MIN_TRACE_POINTS, min(MAX_TRACE_POINTS, share))
 
 
-def _traces(selection: Selection, key: str) -> list[charts.Trace]:
-    series = metric_series(
-        runs=selection.runs,
-        key=key,
-        x_axis=XAxis(selection.options.x_axis),
-        max_points=_points_per_trace(len(selection.runs)),
-    )
+def _traces(selection: Selection, series: dict[int, Series]) -> list[charts.Trace]:
     traces = []
     for index, run in enumerate(selection.runs):
         points = series.get(run.pk)
@@ -158,8 +153,10 @@ def _run_values(
     ):
         param_values[run_pk][key] = value
     metric_values: dict[int, dict[str, float]] = defaultdict(dict)
-    for latest in LatestMetric.objects.filter(run_id__in=pks, key__in=metrics):
-        metric_values[latest.run_id][latest.key] = latest.real_value
+    for run_pk, key, value, is_nan in LatestMetric.objects.filter(
+        run_id__in=pks, key__in=metrics
+    ).values_list("run_id", "key", "value", "is_nan"):
+        metric_values[run_pk][key] = math.nan if is_nan else value
     return [
         charts.RunValues(
             run.uuid,
@@ -187,9 +184,15 @@ def compare_data(request: HttpRequest, group: str, workspace: str) -> HttpRespon
                 run_id__in=[run.pk for run in selection.runs], key=selection.group_by
             ).values_list("run__uuid", "value")
         )
+    series = metric_series(
+        runs=selection.runs,
+        keys=selection.metrics,
+        x_axis=XAxis(selection.options.x_axis),
+        max_points=_points_per_trace(len(selection.runs)),
+    )
     result_charts = []
     for key in selection.metrics:
-        traces = _traces(selection, key)
+        traces = _traces(selection, series[key])
         if selection.group_by:
             grouped: dict[str, list[charts.Trace]] = defaultdict(list)
             for trace in traces:

@@ -23,7 +23,7 @@ def test_short_series_come_whole_in_step_order() -> None:
     run = make_run(make_experiment(make_workspace()))
     log(run, [MetricPoint("loss", 1.0 / (s + 1), T0 + s, s) for s in reversed(range(50))])
     log(run, [MetricPoint("loss", float("nan"), T0 + 99, 99)])
-    series = metric_series(runs=[run], key="loss", max_points=100)[run.pk]
+    series = metric_series(runs=[run], keys=["loss"], max_points=100)["loss"][run.pk]
     assert series.x.tolist() == list(range(50))
     assert series.values[0] == 1.0
     assert not series.sampled
@@ -38,7 +38,7 @@ def test_long_series_are_bounded_and_keep_spikes_and_ends() -> None:
     values[12_345], values[29_000] = 40.0, -30.0
     log(run, [MetricPoint("loss", float(v), T0 + s * 10, s) for s, v in enumerate(values)])
     # when
-    series = metric_series(runs=[run], key="loss", max_points=1000)[run.pk]
+    series = metric_series(runs=[run], keys=["loss"], max_points=1000)["loss"][run.pk]
     # then
     assert series.sampled
     assert series.count == 30_000
@@ -58,7 +58,9 @@ def test_time_axis_of_a_series_logged_at_one_step_is_read_by_time() -> None:
     points[2500] = MetricPoint("gpu", 9.0, T0 + 2500 * 1000, 0)
     log(run, points)
     # when
-    series = metric_series(runs=[run], key="gpu", x_axis=XAxis.TIME, max_points=400)[run.pk]
+    series = metric_series(runs=[run], keys=["gpu"], x_axis=XAxis.TIME, max_points=400)["gpu"][
+        run.pk
+    ]
     # then: spread over time, bounded, the spike kept
     assert series.sampled
     assert 100 < len(series) <= 400
@@ -68,17 +70,75 @@ def test_time_axis_of_a_series_logged_at_one_step_is_read_by_time() -> None:
     assert np.all(np.diff(series.x) >= 0)
 
 
-def test_query_count_does_not_depend_on_runs_or_points(django_assert_num_queries) -> None:  # noqa: ANN001
+def test_query_count_does_not_depend_on_runs_keys_or_points(django_assert_num_queries) -> None:  # noqa: ANN001
     experiment = make_experiment(make_workspace())
     runs = [make_run(experiment) for _ in range(4)]
     log(runs[0], [MetricPoint("loss", 1.0, T0 + s, s) for s in range(10)])
     log(runs[1], [MetricPoint("loss", float(s % 5), T0 + s, s) for s in range(3000)])
     log(runs[2], [MetricPoint("loss", float(s % 7), T0 + s, s * 100) for s in range(3000)])
+    log(runs[2], [MetricPoint("acc", float(s % 3), T0 + s, s * 7) for s in range(2000)])
+    log(runs[3], [MetricPoint("acc", 0.5, T0 + s, s) for s in range(20)])
     # summary, whole series, summaries of all levels in use, first and last points
     with django_assert_num_queries(4):
-        series = metric_series(runs=runs, key="loss", max_points=500)
-    assert sorted(series) == sorted(run.pk for run in runs[:3])
-    assert all(len(s) <= 500 for s in series.values())
+        series = metric_series(runs=runs, keys=["loss", "acc", "none"], max_points=500)
+    assert sorted(series["loss"]) == sorted(run.pk for run in runs[:3])
+    assert sorted(series["acc"]) == [runs[2].pk, runs[3].pk]
+    assert series["none"] == {}
+    assert all(len(s) <= 500 for by_run in series.values() for s in by_run.values())
+
+
+def test_each_key_gets_its_own_series() -> None:
+    """Several keys read at once give each run's own points of each key, whole or sampled,
+    and the same as each key read alone."""
+    experiment = make_experiment(make_workspace())
+    runs = [make_run(experiment) for _ in range(3)]
+    rng = np.random.default_rng(3)
+    logged: dict[tuple[str, int], tuple[list[int], list[float]]] = {}
+    for number, run in enumerate(runs):
+        for key, length in (("a", 50 + number), ("b", 4000 * (number + 1)), ("c", 700)):
+            values = rng.normal(number * 10 + ord(key), 1.0, length)
+            steps = [s * (number + 1) for s in range(length)]
+            logged[key, run.pk] = (steps, values.tolist())
+            log(
+                run,
+                [
+                    MetricPoint(key, float(v), T0 + s * 3, step)
+                    for s, (step, v) in enumerate(zip(steps, values, strict=True))
+                ],
+            )
+    together = metric_series(runs=runs, keys=["c", "a", "b"], max_points=800)
+    for (key, run_pk), (steps, values) in logged.items():
+        series = together[key][run_pk]
+        assert series.count == len(values)
+        if key != "b":
+            assert (series.x.tolist(), series.values.tolist()) == (steps, values)
+            continue
+        assert series.sampled
+        assert len(series) <= 800
+        assert min(values) in series.values
+        assert max(values) in series.values
+        assert (series.x[0], series.x[-1]) == (steps[0], steps[-1])
+        assert set(series.values.tolist()) <= set(values)
+    for axis in XAxis:
+        together = metric_series(runs=runs, keys=["c", "a", "b"], x_axis=axis, max_points=600)
+        for key in "abc":
+            alone = metric_series(runs=runs, keys=[key], x_axis=axis, max_points=600)[key]
+            assert sorted(together[key]) == sorted(alone) == sorted(run.pk for run in runs)
+            for run_pk, series in alone.items():
+                assert together[key][run_pk].x.tolist() == series.x.tolist()
+                assert together[key][run_pk].values.tolist() == series.values.tolist()
+                assert together[key][run_pk].count == series.count
+
+
+def test_keys_are_matched_exactly_whatever_their_characters() -> None:
+    run = make_run(make_experiment(make_workspace()))
+    keys = ["x:y/z", "a b", "A b", "ä.ü-1_/x", "a  b"]
+    for number, key in enumerate(keys):
+        log(run, [MetricPoint(key, number * 10.0 + s, T0 + s, s) for s in range(3)])
+    series = metric_series(runs=[run], keys=[*reversed(keys), "a b"], max_points=100)
+    assert list(series) == list(reversed(keys))
+    for number, key in enumerate(keys):
+        assert series[key][run.pk].values.tolist() == [number * 10.0 + s for s in range(3)]
 
 
 def test_a_series_whose_fine_level_misses_sparse_batches_is_read_coarser() -> None:
@@ -93,7 +153,7 @@ def test_a_series_whose_fine_level_misses_sparse_batches_is_read_coarser() -> No
     sparse[500] = MetricPoint("loss", -20.0, T0 + sparse_steps[500], sparse_steps[500])
     log(run, sparse)
     # when
-    series = metric_series(runs=[run], key="loss", max_points=1000)[run.pk]
+    series = metric_series(runs=[run], keys=["loss"], max_points=1000)["loss"][run.pk]
     # then: every point is accounted for and both spikes survive
     assert series.count == 21_000
     assert len(series) <= 1000

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from typing import Any
 
+import numpy as np
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -41,6 +44,13 @@ def runs() -> list[Run]:
         )
         runs.append(run)
     return runs
+
+
+def trace_values(array: dict | list) -> np.ndarray:
+    """A trace's numbers, sent as a typed array (base64) or a list."""
+    if isinstance(array, list):
+        return np.array(array, dtype=np.float64)
+    return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
 
 
 def fetch(web: Client, runs: list[Run], **query: str) -> dict:
@@ -141,3 +151,27 @@ def test_runs_of_another_workspace_are_unknown(web: Client, runs: list[Run]) -> 
     other = make_workspace()
     response = web.get(address(other), {"runs": runs[0].uuid})
     assert response.status_code == 404
+
+
+def test_query_count_does_not_grow_with_metrics(
+    web: Client, runs: list[Run], django_assert_max_num_queries: Any
+) -> None:
+    # given: twelve more metrics on every run
+    for index, run in enumerate(runs):
+        run_log_batch(
+            run=run, metrics=[MetricPoint(f"m{k}", k * 10 + index, T0, 0) for k in range(12)]
+        )
+    fetch(web, runs, metrics="loss")  # warm: sessions, caches
+    with django_assert_max_num_queries(1000) as one_metric:
+        fetch(web, runs, metrics="loss")
+    # when: thirteen metrics are drawn
+    metrics = ["loss"] + [f"m{k}" for k in range(12)]
+    with django_assert_max_num_queries(len(one_metric.captured_queries)):
+        body = fetch(web, runs, metrics=",".join(metrics))
+    # then: in as many queries as one metric, each chart with its own metric's values
+    assert [chart["metric"] for chart in body["charts"]] == metrics
+    for k in range(12):
+        traces = body["charts"][k + 1]["figure"]["data"]
+        assert [trace_values(trace["y"]).tolist() for trace in traces] == [
+            [k * 10 + index] for index in range(len(runs))
+        ]
