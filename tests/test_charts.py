@@ -45,6 +45,21 @@ def test_smoothing_is_debiased_ema() -> None:
     assert charts.smooth(values, 0).tolist() == values.tolist()
 
 
+def test_a_chart_of_many_runs_has_no_legend() -> None:
+    few = [trace(f"r{i}", [1.0, 2.0]) for i in range(charts.LEGEND_MAX_TRACES)]
+    figure = charts.metric_chart("loss", few, charts.ChartOptions())
+    assert figure["layout"].get("showlegend") is None  # plotly.js decides, as for any chart
+    figure = charts.metric_chart("loss", [*few, trace("one more", [3.0])], charts.ChartOptions())
+    assert figure["layout"]["showlegend"] is False
+    assert len(figure["data"]) == charts.LEGEND_MAX_TRACES + 1
+    groups = [(f"g{i}", [trace(f"r{i}", [1.0, 2.0])]) for i in range(charts.LEGEND_MAX_TRACES)]
+    figure = charts.group_chart("loss", groups, charts.ChartOptions())
+    assert figure["layout"].get("showlegend") is None
+    groups.append(("one more", [trace("r", [3.0, 4.0])]))
+    figure = charts.group_chart("loss", groups, charts.ChartOptions())
+    assert figure["layout"]["showlegend"] is False
+
+
 @pytest.mark.parametrize("weight", [0.0, 0.3, 0.9, 0.99])
 @pytest.mark.parametrize(
     "lengths",
