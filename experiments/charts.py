@@ -139,8 +139,10 @@ def smooth_all(
     for step in range(width):
         last = np.where(finite[step], last * weight + kept[step], last)
         averages[step] = last
+    # Python's power, as `smooth` takes it: numpy's vectorised one may differ in the last bit.
+    powers = np.array([weight**count for count in range(width + 1)])
     with np.errstate(all="ignore"):  # before a series' first finite point: not kept
-        debiased = averages / (1 - weight ** np.cumsum(finite, axis=0))
+        debiased = averages / (1 - powers[np.cumsum(finite, axis=0)])
     out = np.where(finite, debiased, grid)
     return [out[:length, row].copy() for row, length in enumerate(lengths)]
 
