@@ -148,8 +148,9 @@ def test_two_workers_running_the_same_step_at_once_do_no_harm(
 
 
 @contextmanager
-def database_locked(seconds: float) -> Iterator[None]:
-    """Another connection holds a lock the deletion needs, for `seconds`, from a thread."""
+def database_locked() -> Iterator[None]:
+    """Another connection holds a lock the deletion needs, from a thread, until the block ends
+    (however long the worker takes to start and meet it; at most two minutes)."""
     release = threading.Event()
     locked = threading.Event()
 
@@ -166,7 +167,7 @@ def database_locked(seconds: float) -> Iterator[None]:
             raw = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
             raw.execute("BEGIN IMMEDIATE")
         locked.set()
-        release.wait(seconds)
+        release.wait(120)
         raw.rollback()
         raw.close()
 
@@ -185,9 +186,9 @@ def test_a_transient_database_error_is_retried_with_backoff(
 ) -> None:
     doomed_ids, _ = seed_doomed_and_bystander(runs=20, points=5)
     job = resource_group_delete(group_name="doomed", confirm_name="doomed", actor=ADMIN)
-    with database_locked(seconds=4):
+    with database_locked():
         worker = celery_workers(DB_LOCK_TIMEOUT_MS="200", DB_BUSY_TIMEOUT="1")
-        wait_for(lambda: "Retry in" in worker.output(), 30, "a retry")
+        wait_for(lambda: "Retry in" in worker.output(), 60, "a retry")
     wait_for(lambda: job_state(job) == JobState.DELETED, 60, "the job to finish")
     assert leftovers(doomed_ids) == {}
     assert re.search(
