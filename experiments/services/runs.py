@@ -612,14 +612,19 @@ def _validate_dataset(spec: DatasetSpec, path: str) -> None:
 def run_log_inputs(
     *, run: Run, datasets: Sequence[DatasetSpec] = (), model_ids: Sequence[str] = ()
 ) -> None:
-    """Record the datasets and models a run used. Logging the same input again changes nothing."""
+    """Record the datasets and models a run used. Logging the same input again changes nothing,
+    its context and tags included: as in MLflow, the first one logged stays (within one call,
+    the first of a name and digest)."""
     _require_active(run)
     for index, spec in enumerate(datasets):
         _validate_dataset(spec, f"datasets[{index}].dataset")
     for index, model_id in enumerate(model_ids):
         validate_length(f"models[{index}].model_id", model_id, MAX_MODEL_ID_LENGTH)
+    first: dict[tuple[str, str], DatasetSpec] = {}
+    for spec in datasets:
+        first.setdefault((spec.name, spec.digest), spec)
     with transaction.atomic():
-        for spec in datasets:
+        for spec in first.values():
             dataset, _ = Dataset.objects.get_or_create(
                 experiment_id=run.experiment_id,
                 name=spec.name,
@@ -631,13 +636,12 @@ def run_log_inputs(
                     "profile": spec.profile,
                 },
             )
-            run_input, _ = RunInput.objects.get_or_create(run=run, dataset=dataset)
-            InputTag.objects.bulk_create(
-                (InputTag(run_input=run_input, key=k, value=v) for k, v in dict(spec.tags).items()),
-                update_conflicts=True,
-                unique_fields=["run_input", "key"],
-                update_fields=["value"],
-            )
+            run_input, created = RunInput.objects.get_or_create(run=run, dataset=dataset)
+            if created:
+                InputTag.objects.bulk_create(
+                    InputTag(run_input=run_input, key=k, value=v)
+                    for k, v in dict(spec.tags).items()
+                )
         RunModelInput.objects.bulk_create(
             (RunModelInput(run=run, model_id=model_id) for model_id in dict.fromkeys(model_ids)),
             ignore_conflicts=True,

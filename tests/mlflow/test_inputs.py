@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import DatasetInput
+from mlflow.entities import DatasetInput, InputTag
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT as CONTEXT
 
 
 @pytest.fixture
@@ -51,6 +52,44 @@ def test_pandas_and_numpy_inputs_appear_in_get_run(
     # The fluent reader rebuilds the dataset's source from what the server returned.
     source = mlflow.data.get_source(by_name["table"])
     assert source.to_dict() == {"uri": "/data/table.csv"}
+
+
+def test_the_first_context_and_tags_of_an_input_stay(
+    tracking: str, client: MlflowClient, frame: pd.DataFrame
+) -> None:
+    # given
+    table = mlflow.data.from_pandas(frame, name="table")
+    experiment_id = mlflow.set_experiment("first-input").experiment_id
+    with mlflow.start_run() as run:
+        mlflow.log_input(table, context="training", tags={"split": "a"})
+        # when: the same dataset again, alone and twice in one call
+        mlflow.log_input(table, context="evaluation", tags={"split": "b", "extra": "x"})
+        client.log_inputs(
+            run.info.run_id,
+            [
+                DatasetInput(table._to_mlflow_entity(), tags=[InputTag(CONTEXT, "testing")]),
+                DatasetInput(table._to_mlflow_entity(), tags=[InputTag(CONTEXT, "other")]),
+            ],
+        )
+        # and a new dataset twice in one call: the first one counts
+        small = mlflow.data.from_pandas(frame.head(1), name="small")
+        client.log_inputs(
+            run.info.run_id,
+            [
+                DatasetInput(small._to_mlflow_entity(), tags=[InputTag(CONTEXT, "first")]),
+                DatasetInput(small._to_mlflow_entity(), tags=[InputTag(CONTEXT, "second")]),
+            ],
+        )
+    # then
+    inputs = client.get_run(run.info.run_id).inputs.dataset_inputs
+    tags = {item.dataset.name: {tag.key: tag.value for tag in item.tags} for item in inputs}
+    assert tags == {
+        "table": {CONTEXT: "training", "split": "a"},
+        "small": {CONTEXT: "first"},
+    }
+    for context, expected in [("training", 1), ("evaluation", 0), ("testing", 0), ("second", 0)]:
+        found = client.search_runs([experiment_id], f"datasets.context = '{context}'")
+        assert len(found) == expected, context
 
 
 def test_runs_are_searchable_by_their_datasets(
