@@ -216,11 +216,7 @@ def _grouped(array: npt.NDArray[np.float64]) -> dict[_Pair, npt.NDArray[np.float
     ids = array[:, :2].astype(np.int64)
     order = np.lexsort((ids[:, 1], ids[:, 0]))
     array, ids = array[order], ids[order]
-    starts = np.flatnonzero(np.r_[True, (ids[1:] != ids[:-1]).any(axis=1)])
-    ends = np.r_[starts[1:], len(ids)]
-    return {
-        (int(ids[a, 0]), int(ids[a, 1])): array[a:b, 2:] for a, b in zip(starts, ends, strict=True)
-    }
+    return {(int(ids[a, 0]), int(ids[a, 1])): array[a:b, 2:] for a, b in _spans(ids)}
 
 
 def _split_series(
@@ -238,10 +234,15 @@ def _split_series(
     ids = rows[:, :2].astype(np.int64)
     x = rows[:, 2].astype(np.int64)
     values = rows[:, 3].copy()
+    for a, b in _spans(ids):
+        yield (int(ids[a, 0]), int(ids[a, 1])), x[a:b], values[a:b]
+
+
+def _spans(ids: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each stretch of equal (run pk, key index) rows in sorted ids."""
     starts = np.flatnonzero(np.r_[True, (ids[1:] != ids[:-1]).any(axis=1)])
     ends = np.r_[starts[1:], len(ids)]
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        yield (int(ids[a, 0]), int(ids[a, 1])), x[a:b], values[a:b]
+    return zip(starts.tolist(), ends.tolist(), strict=True)
 
 
 def _series_filter(pairs: Iterable[_Pair], keys: Sequence[str]) -> Q:
