@@ -70,8 +70,10 @@ def _path_not_unique(name: str) -> bool:
     return norm != name or norm == "." or norm.startswith("..") or norm.startswith("/")
 
 
-def validate_key(name: str, path: str = "key") -> None:
-    """A metric, param or tag key: MLflow's characters, no path tricks, at most 250 chars."""
+def validate_key(name: str, path: str = "key", length_name: str | None = None) -> None:
+    """A metric, param or tag key: MLflow's characters, no path tricks, at most 250 chars.
+    MLflow names the field by its path, except in the length message of a metric ("Metric
+    name") or a param ("Param key"): `length_name`."""
     # fullmatch: with match, `$` would also accept a trailing newline.
     if not _KEY_RE.fullmatch(name):
         raise InvalidInput(invalid_value(path, name, _BAD_CHARACTER_MESSAGE))
@@ -87,7 +89,8 @@ def validate_key(name: str, path: str = "key") -> None:
         )
     if len(name) > MAX_ENTITY_KEY_LENGTH:
         raise InvalidInput(
-            f"'{path}' exceeds the maximum length of {MAX_ENTITY_KEY_LENGTH} characters"
+            f"'{length_name or path}' exceeds the maximum length of {MAX_ENTITY_KEY_LENGTH} "
+            "characters"
         )
 
 

@@ -188,7 +188,7 @@ def _log_metric_at_once(
 def log_metric(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
     run = held_run(request, workspace, fields.run_id())
-    services.run_log_batch(run=run, metrics=[_metric_point(fields.data, "")])
+    services.run_log_batch(run=run, metrics=[_metric_point(fields.data, "")], single=True)
     return {}
 
 
@@ -197,7 +197,7 @@ def log_param(request: HttpRequest, workspace: Workspace) -> dict[str, Any]:
     fields = RequestFields.from_request(request)
     run = held_run(request, workspace, fields.run_id())
     key = fields.string("key", required=True)
-    services.run_log_batch(run=run, params=[(key, fields.string("value"))])
+    services.run_log_batch(run=run, params=[(key, fields.string("value"))], single=True)
     return {}
 
 

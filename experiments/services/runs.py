@@ -226,15 +226,16 @@ def run_restore(*, run: Run) -> None:
     run.save(update_fields=["lifecycle_stage", "deleted_time"])
 
 
-def _metric_rows(metrics: Sequence[MetricPoint]) -> list[MetricRow]:
-    """Validated storage rows. Keys repeat within a batch, so each distinct key is checked once."""
+def _metric_rows(metrics: Sequence[MetricPoint], *, single: bool = False) -> list[MetricRow]:
+    """Validated storage rows. Keys repeat within a batch, so each distinct key is checked once.
+    `single`: the point came through log-metric, whose messages name fields without the
+    batch's "metrics[i]." (and the key "name", as MLflow does)."""
     rows: list[MetricRow] = []
     seen_keys: set[str] = set()
-    single = len(metrics) == 1
     for index, (key, value, timestamp, step, *_rest) in enumerate(metrics):
         path = "" if single else f"metrics[{index}]"
         if key not in seen_keys:
-            validate_key(key, f"{path}.key" if path else "key")
+            validate_key(key, f"{path}.name" if path else "name", "Metric name")
             seen_keys.add(key)
         if not INT64_MIN <= step <= INT64_MAX:
             raise InvalidInput(
@@ -322,7 +323,7 @@ def _model_metric_objects(run: Run, metrics: Sequence[MetricPoint]) -> list[Logg
     ]
 
 
-def _insert_params(run: Run, params: dict[str, str]) -> None:
+def _insert_params(run: Run, params: dict[str, str], *, single: bool) -> None:
     Param.objects.bulk_create(
         (Param(run=run, key=key, value=value) for key, value in params.items()),
         ignore_conflicts=True,
@@ -333,7 +334,7 @@ def _insert_params(run: Run, params: dict[str, str]) -> None:
         for key, value in params.items()
         if stored.get(key) != value
     ]
-    if len(changed) == 1 and len(params) == 1:
+    if changed and single:
         change = changed[0]
         raise InvalidInput(
             f"Changing param values is not allowed. Param with key='{change['key']}' was already"
@@ -430,10 +431,14 @@ def run_log_batch(
     metrics: Sequence[MetricPoint] | MetricPoints = (),
     params: Sequence[tuple[str, str]] = (),
     tags: Sequence[tuple[str, str]] = (),
+    single: bool = False,
 ) -> None:
     """Log metrics, params and tags in one transaction: all of it is stored, or none.
 
     Safe to replay: identical metric points and params are stored once, tags are overwritten.
+    `single`: one metric or param from log-metric or log-parameter, whose error messages differ
+    from a batch's (MLflow's words: "name" rather than "metrics[0].name", "key" rather than
+    "params[0].key", a changed param named alone).
     """
     validate_batch_limits(len(metrics), len(params), len(tags))
     _require_active(run)
@@ -441,7 +446,7 @@ def run_log_batch(
         rows: Sequence[MetricRow] | MetricColumns = _checked_columns(metrics) if metrics else []
         model_metrics = []
     else:
-        rows = _metric_rows(metrics)
+        rows = _metric_rows(metrics, single=single)
         model_metrics = _model_metric_objects(run, metrics)
     param_keys = Counter(key for key, _ in params)
     if duplicates := sorted(key for key, count in param_keys.items() if count > 1):
@@ -451,7 +456,7 @@ def run_log_batch(
         )
     checked_params: dict[str, str] = {}
     for index, (key, value) in enumerate(params):
-        validate_key(key, f"params[{index}].key")
+        validate_key(key, "key" if single else f"params[{index}].key", "Param key")
         checked_params[key] = _truncate(value, MAX_PARAM_VAL_LENGTH)
     checked_tags = _checked_tags(tags)
     # No savepoint: nothing here recovers from a failed statement, and the MLflow endpoint
@@ -460,7 +465,7 @@ def run_log_batch(
         if rows:
             run_lock_for_ingest(run)
         if checked_params:
-            _insert_params(run, checked_params)
+            _insert_params(run, checked_params, single=single)
         metrics_insert(run_pk=run.pk, rows=rows)
         if model_metrics:
             LoggedModelMetric.objects.bulk_create(model_metrics, ignore_conflicts=True)
@@ -520,7 +525,7 @@ def run_log_metric_at_once(
     if connection.vendor != "postgresql" or point.model_id:
         return False
     try:
-        (row,) = _metric_rows([point])
+        (row,) = _metric_rows([point], single=True)
     except InvalidInput:
         return False
     return _write_at_once(credential, name, group_name, run_uuid, _LOG_POINT, list(row))

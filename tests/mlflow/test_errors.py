@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 from mlflow import MlflowClient
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 M = "api/2.0/mlflow"
@@ -103,6 +103,63 @@ def test_invalid_params_and_tags(client: MlflowClient, run_id: str) -> None:
         with pytest.raises(MlflowException) as raised:
             call()
         assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_messages_name_the_field_in_mlflow_s_words(client: MlflowClient, run_id: str) -> None:
+    """Scripts and test suites match on MLflow's messages: a field is named as the endpoint that
+    refused it names it (the reference server's words, mlflow/utils/validation.py)."""
+    long_key = "k" * 251
+    client.log_param(run_id, "lr", "0.1")
+    cases = [
+        (lambda: client.log_metric(run_id, "bad!", 1.0), "for parameter 'name' supplied"),
+        (
+            lambda: client.log_batch(run_id, metrics=[Metric("bad!", 1.0, 1, 0)]),
+            "for parameter 'metrics[0].name' supplied",
+        ),
+        (lambda: client.log_param(run_id, "bad!", "v"), "for parameter 'key' supplied"),
+        (
+            lambda: client.log_batch(run_id, params=[Param("ok", "v"), Param("bad!", "v")]),
+            "for parameter 'params[1].key' supplied",
+        ),
+        (lambda: client.set_tag(run_id, "bad!", "v"), "for parameter 'key' supplied"),
+        (
+            lambda: client.log_batch(run_id, tags=[RunTag("bad!", "v")]),
+            "for parameter 'tags[0].key' supplied",
+        ),
+        (
+            lambda: client.log_metric(run_id, long_key, 1.0),
+            "'Metric name' exceeds the maximum length of 250 characters",
+        ),
+        (
+            lambda: client.log_batch(run_id, params=[Param(long_key, "v")]),
+            "'Param key' exceeds the maximum length of 250 characters",
+        ),
+        (
+            lambda: client.set_tag(run_id, long_key, "v"),
+            "'key' exceeds the maximum length of 250 characters",
+        ),
+        (
+            lambda: client.log_param(run_id, "lr", "0.2"),
+            f"Changing param values is not allowed. Param with key='lr' was already logged with "
+            f"value='0.1' for run ID='{run_id}'. Attempted logging new value '0.2'.",
+        ),
+        (
+            lambda: client.log_batch(run_id, params=[Param("lr", "0.2")]),
+            "Changing param values is not allowed. Params were already logged="
+            f"'[{{'key': 'lr', 'old_value': '0.1', 'new_value': '0.2'}}]' for run ID='{run_id}'.",
+        ),
+    ]
+    for call, words in cases:
+        with pytest.raises(MlflowException) as raised:
+            call()
+        assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+        assert words in raised.value.message
+    data = client.get_run(run_id).data
+    assert (data.params, data.metrics, data.tags.keys() - {"mlflow.runName"}) == (
+        {"lr": "0.1"},
+        {},
+        set(),
+    )
 
 
 MALFORMED_RUN_WRITES: list[tuple[str, dict[str, Any]]] = [
