@@ -90,14 +90,26 @@ def _touch(model: LoggedModel) -> None:
 
 
 def logged_model_log_params(*, model: LoggedModel, params: Sequence[tuple[str, str]]) -> None:
+    """A model's params, like a run's, are set once: the same value again is accepted (a
+    retried request), a different one is refused and nothing of the request is stored."""
     checked = _checked(params, MAX_PARAM_VAL_LENGTH, "params")
     with transaction.atomic():
         LoggedModelParam.objects.bulk_create(
             (LoggedModelParam(model=model, key=k, value=v) for k, v in checked.items()),
-            update_conflicts=True,
-            unique_fields=["model", "key"],
-            update_fields=["value"],
+            ignore_conflicts=True,
         )
+        stored = dict(
+            LoggedModelParam.objects.filter(model=model, key__in=list(checked)).values_list(
+                "key", "value"
+            )
+        )
+        for key, value in checked.items():
+            if stored[key] != value:
+                raise InvalidInput(
+                    f"Changing param values is not allowed. Param with key='{key}' was already "
+                    f"logged with value='{stored[key]}' for model ID='{model.model_id}'. "
+                    f"Attempted logging new value '{value}'."
+                )
         _touch(model)
 
 

@@ -84,6 +84,24 @@ def test_logged_model_lifecycle(client: MlflowClient) -> None:
     assert client.search_logged_models([experiment_id]) == []
 
 
+def test_a_model_param_is_set_once(client: MlflowClient) -> None:
+    # given
+    model_id = client.create_logged_model("0", params={"alpha": "0.5"}).model_id
+    # when: the same values again (a retried request) are accepted
+    client.log_model_params(model_id, {"alpha": "0.5", "depth": "3"})
+    client.log_model_params(model_id, {"alpha": "0.5", "depth": "3"})
+    # when: a changed value is refused, and nothing of that request is stored
+    with pytest.raises(MlflowException) as raised:
+        client.log_model_params(model_id, {"width": "8", "alpha": "0.9"})
+    # then
+    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert (
+        f"Param with key='alpha' was already logged with value='0.5' for model ID='{model_id}'. "
+        "Attempted logging new value '0.9'." in raised.value.message
+    )
+    assert client.get_logged_model(model_id).params == {"alpha": "0.5", "depth": "3"}
+
+
 def test_missing_logged_model(tracking: str, client: MlflowClient) -> None:
     missing = "m-" + "0" * 32
     for call in (
