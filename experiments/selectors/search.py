@@ -78,7 +78,12 @@ _OPERATORS = {
 
 
 def validate_max_results(max_results: int) -> None:
-    if not 0 < max_results <= MAX_RESULTS_LIMIT:
+    if max_results < 1:
+        raise InvalidInput(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be "
+            "a positive integer"
+        )
+    if max_results > MAX_RESULTS_LIMIT:
         raise InvalidInput(
             "Invalid value for request parameter max_results. It must be at most "
             f"{MAX_RESULTS_LIMIT}, but got value {max_results}"

@@ -490,6 +490,15 @@ def test_search_max_results_outside_1_to_50000_is_refused(
         for max_results in (0, -1, 50001, 2**63, "many", True, 1.5):
             with subtests.test(endpoint=endpoint, max_results=max_results):
                 assert_error(post(tracking, endpoint, {**body, "max_results": max_results}))
+        if endpoint != "logged-models/search":
+            # MLflow's words (its SQL store's) for runs and experiments.
+            for max_results in (0, -1):
+                with subtests.test(endpoint=endpoint, max_results=max_results, words=True):
+                    assert_error(
+                        post(tracking, endpoint, {**body, "max_results": max_results}),
+                        says=f"Invalid value {max_results} for parameter 'max_results' supplied. "
+                        "It must be a positive integer",
+                    )
         with subtests.test(endpoint=endpoint, max_results=50000):
             assert_ok(post(tracking, endpoint, {**body, "max_results": 50000}))
     for max_results in ("0", "50001"):
