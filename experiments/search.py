@@ -93,6 +93,9 @@ class Dialect:
     attribute_comparators: dict[str, frozenset[str]] | None = None
     # Numeric attributes that only take integer literals.
     integer_attributes: frozenset[str] = frozenset()
+    # Entity kinds whose values can be compared with a list (IN, NOT IN), besides
+    # list_attributes.
+    list_kinds: frozenset[str] = frozenset()
 
 
 RUNS = Dialect(
@@ -101,6 +104,7 @@ RUNS = Dialect(
     string_attributes=frozenset({"run_id", "run_name", "status", "user_id", "artifact_uri"}),
     numeric_attributes=frozenset({"start_time", "end_time"}),
     list_attributes=frozenset({"run_id"}),
+    list_kinds=frozenset({"dataset"}),
     attribute_aliases={
         "created": "start_time",
         "Created": "start_time",
@@ -135,7 +139,9 @@ LOGGED_MODELS = Dialect(
         {"model_id", "name", "status", "model_type", "source_run_id", "experiment_id"}
     ),
     numeric_attributes=frozenset({"creation_timestamp", "last_updated_timestamp"}),
-    list_attributes=frozenset({"model_id", "name", "source_run_id"}),
+    list_attributes=frozenset({"model_id", "name", "source_run_id", "status", "model_type"}),
+    # MLflow's store takes lists for every string key of a logged model, params and tags too.
+    list_kinds=frozenset({"parameter", "tag"}),
     # An integer column matched by identity (not a MLflow key: the portal's addition).
     attribute_comparators={"experiment_id": frozenset({"=", "!="})},
     attribute_aliases={
@@ -352,11 +358,16 @@ class _Parser:
             return None
         if comparator in LIST_COMPARATORS:
             if not (
-                (kind == "attribute" and key in self.dialect.list_attributes) or kind == "dataset"
+                (kind == "attribute" and key in self.dialect.list_attributes)
+                or kind in self.dialect.list_kinds
             ):
-                lists = ", ".join(sorted(self.dialect.list_attributes))
+                lists = ", ".join(
+                    sorted(self.dialect.list_attributes)
+                    + [f"{kind} values" for kind in sorted(self.dialect.list_kinds)]
+                )
                 raise InvalidInput(
-                    f"Only {lists} (and dataset fields) can be compared with a list (IN, NOT IN)."
+                    f"Only {lists} can be compared with a list (IN, NOT IN) in a search of "
+                    f"{self.dialect.name}."
                 )
             return self.string_list()
         allowed = NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS

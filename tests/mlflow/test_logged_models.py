@@ -175,6 +175,16 @@ def test_search_logged_models(client: MlflowClient) -> None:
     assert names(filter_string="params.size = '0'") == ["small"]
     assert sorted(names(filter_string="metrics.acc > 0.55")) == ["large", "medium"]
     assert names(filter_string=f"source_run_id = '{run_id}' AND name LIKE 'l%'") == ["large"]
+    # Lists, for every string key as in MLflow's store: params, tags, status, model_type.
+    assert sorted(names(filter_string="params.size IN ('0', '2')")) == ["large", "small"]
+    assert names(filter_string="params.size NOT IN ('0', '2')") == ["medium"]
+    assert names(filter_string="tags.family IN ('linear')") == ["small"]
+    assert sorted(names(filter_string="tags.family NOT IN ('linear', 'x')")) == [
+        "large",
+        "medium",
+    ]
+    assert names(filter_string="status IN ('LOGGED_MODEL_READY')") == ["large"]
+    assert names(filter_string="params.missing NOT IN ('0')") == []
     assert names(order_by=[{"field_name": "name", "ascending": True}]) == [
         "large",
         "medium",
