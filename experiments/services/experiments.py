@@ -106,14 +106,13 @@ def experiment_restore(*, experiment: Experiment) -> None:
 def experiment_set_tag(*, experiment: Experiment, key: str, value: str) -> None:
     _validate_experiment_tag(key, value)
     _require_active(experiment)
-    with transaction.atomic():
-        ExperimentTag.objects.bulk_create(
-            [ExperimentTag(experiment=experiment, key=key, value=value)],
-            update_conflicts=True,
-            unique_fields=["experiment", "key"],
-            update_fields=["value"],
-        )
-        Experiment.objects.filter(pk=experiment.pk).update(last_update_time=now_ms())
+    # As in MLflow, a tag leaves last_update_time (search_experiments filters and sorts by it).
+    ExperimentTag.objects.bulk_create(
+        [ExperimentTag(experiment=experiment, key=key, value=value)],
+        update_conflicts=True,
+        unique_fields=["experiment", "key"],
+        update_fields=["value"],
+    )
 
 
 def experiment_delete_tag(*, experiment: Experiment, key: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -162,12 +164,17 @@ def test_set_experiment_creates_then_reuses(tracking: str, client: MlflowClient)
 def test_experiment_tags(client: MlflowClient) -> None:
     # given
     experiment_id = client.create_experiment("tagged", tags={"keep": "1"})
+    created = client.get_experiment(experiment_id)
+    time.sleep(0.01)
     # when
     client.set_experiment_tag(experiment_id, "team", "vision")
     client.set_experiment_tag(experiment_id, "team", "nlp")
     client.set_experiment_tag(experiment_id, "mlflow.note.content", "x" * 20000)
     # then
-    tags = client.get_experiment(experiment_id).tags
+    stored = client.get_experiment(experiment_id)
+    # As in MLflow, tags leave last_update_time (set by create, rename, delete, restore).
+    assert stored.last_update_time == created.last_update_time
+    tags = stored.tags
     assert tags["team"] == "nlp"
     assert tags["keep"] == "1"
     assert len(tags["mlflow.note.content"]) == 20000
