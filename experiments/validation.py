@@ -94,6 +94,15 @@ def validate_key(name: str, path: str = "key", length_name: str | None = None) -
         )
 
 
+def param_change_refused(key: str, old: str, new: str, owner: str) -> InvalidInput:
+    """MLflow's words for a param logged again with another value; `owner` reads as
+    "run ID='...'" or "model ID='...'"."""
+    return InvalidInput(
+        f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+        f"value='{old}' for {owner}. Attempted logging new value '{new}'."
+    )
+
+
 def validate_length(path: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise InvalidInput(f"'{path}' exceeds the maximum length of {limit} characters")

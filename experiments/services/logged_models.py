@@ -15,6 +15,7 @@ from experiments.validation import (
     MAX_PARAM_VAL_LENGTH,
     MAX_RUN_ID_LENGTH,
     MAX_TAG_VAL_LENGTH,
+    param_change_refused,
     validate_key,
     validate_length,
 )
@@ -105,11 +106,7 @@ def logged_model_log_params(*, model: LoggedModel, params: Sequence[tuple[str, s
         )
         for key, value in checked.items():
             if stored[key] != value:
-                raise InvalidInput(
-                    f"Changing param values is not allowed. Param with key='{key}' was already "
-                    f"logged with value='{stored[key]}' for model ID='{model.model_id}'. "
-                    f"Attempted logging new value '{value}'."
-                )
+                raise param_change_refused(key, stored[key], value, f"model ID='{model.model_id}'")
         _touch(model)
 
 

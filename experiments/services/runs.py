@@ -58,6 +58,7 @@ from experiments.validation import (
     MAX_TAG_VAL_LENGTH,
     MAX_USER_ID_LENGTH,
     invalid_value,
+    param_change_refused,
     validate_batch_limits,
     validate_key,
     validate_length,
@@ -336,10 +337,8 @@ def _insert_params(run: Run, params: dict[str, str], *, single: bool) -> None:
     ]
     if changed and single:
         change = changed[0]
-        raise InvalidInput(
-            f"Changing param values is not allowed. Param with key='{change['key']}' was already"
-            f" logged with value='{change['old_value']}' for run ID='{run.uuid}'. Attempted "
-            f"logging new value '{change['new_value']}'."
+        raise param_change_refused(
+            change["key"], change["old_value"], change["new_value"], f"run ID='{run.uuid}'"
         )
     if changed:
         raise InvalidInput(
