@@ -250,7 +250,7 @@ def _experiment_id_value(value: Any) -> Any:
             raise InvalidInput(
                 f"Invalid experiment ID '{item}'. Experiment ID must be a valid integer."
             ) from None
-        return pk if 0 < pk <= INT64_MAX else -1
+        return pk if 0 <= pk <= INT64_MAX else -1  # "00" is 0 too, as MLflow's store reads it
 
     return tuple(one(v) for v in value) if isinstance(value, tuple) else one(value)
 

@@ -125,6 +125,13 @@ def test_filter_by_experiment_ids(client: MlflowClient, created: Created) -> Non
         f"'{ids['gamma exp']}'"
     )
     assert set(created.names(found)) == {"alpha-exp", "Alpha-Big"}
+    # As integers: "00" and "-0" are 0, the Default experiment; "007" is 7.
+    for zero in ("00", "-0"):
+        found = client.search_experiments(filter_string=f"experiment_id = '{zero}'")
+        assert created.names(found) == ["Default"], zero
+    padded = "00" + ids["beta_exp"]
+    found = client.search_experiments(filter_string=f"experiment_id = '{padded}'")
+    assert created.names(found) == ["beta_exp"]
 
 
 def test_view_types(client: MlflowClient, created: Created) -> None:
